@@ -1,0 +1,125 @@
+"""Pydantic v2 models of the agent's YAML configuration.
+
+Every model forbids unknown keys and is frozen: a config object never changes;
+a reload builds a new one. Units are in field names. Used by the loader only;
+the rest of the agent reads the resulting immutable objects."""
+
+from __future__ import annotations
+
+import re
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Point = tuple[float, float]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TlsConfig(StrictModel):
+    enabled: bool = Field(False, description="Connect with TLS (usually port 8883).")
+    ca_file: Path | None = Field(None, description="PEM CA bundle that signed the broker's certificate; None uses the system store.")
+    cert_file: Path | None = Field(None, description="PEM client certificate for mutual TLS.")
+    key_file: Path | None = Field(None, description="PEM private key of the client certificate.")
+    verify_hostname: bool = Field(True, description="Check that the broker certificate names the host. Only disable for testing.")
+
+    @model_validator(mode="after")
+    def _cert_needs_key(self) -> TlsConfig:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("cert_file and key_file must be given together")
+        return self
+
+
+class MqttConfig(StrictModel):
+    host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address.")
+    port: int = Field(1883, ge=1, le=65535, description="Broker TCP port.")
+    topic_prefix: str = Field("edge-agent", pattern=r"^[^#+\s]+$", description="First topic level of everything the agent publishes.")
+    client_id: str | None = Field(None, description="MQTT client id; default edge-agent-<device_id>.")
+    username: str | None = Field(None, description="Broker user name.")
+    password: str | None = Field(None, description="Broker password (prefer password_file or password_credential).")
+    password_file: Path | None = Field(None, description="File whose first line is the broker password.")
+    password_credential: str | None = Field(None, description="Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) holding the password.")
+    tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
+    keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval in seconds.")
+    qos: int = Field(1, ge=0, le=1, description="QoS of must-deliver messages (events, anomalies). Detections are always QoS 0.")
+    reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles per failure with jitter.")
+    reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
+    stats_interval_s: float = Field(30.0, gt=0, description="How often the stats message is published.")
+
+    @model_validator(mode="after")
+    def _one_password_source(self) -> MqttConfig:
+        given = [n for n in ("password", "password_file", "password_credential") if getattr(self, n) is not None]
+        if len(given) > 1:
+            raise ValueError(f"give at most one of password, password_file, password_credential (got {', '.join(given)})")
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
+        return self
+
+
+class ModelKind(str, Enum):
+    AUTO = "auto"
+    SSD = "ssd"
+    YOLO = "yolo"
+
+
+class Delegate(str, Enum):
+    CPU = "cpu"
+    EDGETPU = "edgetpu"
+
+
+class ModelConfig(StrictModel):
+    path: str = Field(description="A .tflite file path, or a catalogue name (see `edge-agent models list`) found in model_dir.")
+    labels: Path | None = Field(None, description="Label file, one label per line, line i = class i. Default: the catalogue's label file.")
+    kind: ModelKind = Field(ModelKind.AUTO, description="Output layout: auto (inspect the tensors), ssd (TFLite_Detection_PostProcess) or yolo (raw [1,4+C,N]).")
+    threads: int = Field(2, ge=1, le=64, description="Interpreter CPU threads.")
+    delegate: Delegate = Field(Delegate.CPU, description="cpu (XNNPACK) or edgetpu (needs libedgetpu.so.1 and an _edgetpu model).")
+    min_score: float = Field(0.5, ge=0.0, le=1.0, description="Detections below this score are discarded (cameras may raise it).")
+    nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="IoU above which YOLO boxes of one class are merged by NMS.")
+    max_detections: int = Field(50, ge=1, le=1000, description="Most detections kept per frame.")
+
+
+class CameraConfig(StrictModel):
+    source: str = Field(min_length=1, description="V4L2 device (/dev/video0 or an index), rtsp(s)://, http(s):// (MJPEG/HLS) URL, or a video file path.")
+    enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
+    loop: bool = Field(False, description="Files only: start again at the end instead of ending.")
+    realtime: bool = Field(True, description="Files only: pace reading at the file's fps (false: as fast as possible).")
+    detect_fps: float = Field(5.0, gt=0, le=120, description="Most detector runs per second for this camera.")
+    min_score: float | None = Field(None, ge=0.0, le=1.0, description="Per-camera minimum score; default model.min_score.")
+    objects: list[str] = Field(default_factory=list, description="Labels to report; empty reports every label.")
+    ring_slots: int = Field(4, ge=3, le=64, description="Preallocated frame slots; the oldest unread frame is overwritten.")
+    reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay after a read failure.")
+    reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
+    open_timeout_s: float = Field(10.0, gt=0, description="Give up opening or reading a network stream after this long.")
+
+    @model_validator(mode="after")
+    def _check_backoff(self) -> CameraConfig:
+        if self.reconnect_max_s < self.reconnect_initial_s:
+            raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
+        return self
+
+
+class AgentConfig(StrictModel):
+    device_id: Name = Field(description="This device's id: the second topic level; letters, digits, _ and -.")
+    state_dir: Path = Field(Path("./state"), description="Directory for durable state (outbox, baselines).")
+    model_dir: Path | None = Field(None, description="Directory searched for catalogue models and labels (e.g. an air-gapped mirror); default <state_dir>/models.")
+    log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Logging level.")
+    mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
+    model: ModelConfig = Field(description="The detector model.")
+    cameras: dict[Name, CameraConfig] = Field(description="Cameras by name (the third topic level).")
+
+    @field_validator("cameras")
+    @classmethod
+    def _at_least_one(cls, cameras: dict[str, CameraConfig]) -> dict[str, CameraConfig]:
+        if not cameras:
+            raise ValueError("at least one camera is required")
+        return cameras
+
+
+def is_name(text: str) -> bool:
+    return re.match(NAME_PATTERN, text) is not None

@@ -1,0 +1,34 @@
+"""Shared fixtures: a real mosquitto per session, a unique topic prefix per test, asset paths."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.broker import MosquittoBroker
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MosquittoBroker]:
+    """One anonymous mosquitto for the whole session. Tests must not stop it."""
+    server = MosquittoBroker(workdir=tmp_path_factory.mktemp("mosquitto"))
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
+    """A mosquitto of this test's own, which the test may stop and restart."""
+    server = MosquittoBroker(workdir=tmp_path / "broker")
+    server.workdir.mkdir()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    return f"test-{uuid.uuid4().hex[:10]}"
