@@ -1,0 +1,199 @@
+"""TFLiteDetector end to end on the real models and real photos (skimage.data): what it finds, where
+its boxes land in the original frame, label filtering, thresholds and load-time validation."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from skimage import data
+
+from agent.config.schema import ModelConfig, ModelKind
+from agent.detect import TFLiteDetector
+from agent.errors import ModelError
+from agent.types import BBox, Detection, Image
+from tests.support import assets
+
+PHOTO_MIN_SCORE = 0.25  # as in the assets README's verification of the photos
+
+# Measured by hand once on a 50 px grid drawn over the photos (x right, y down, pixels):
+# astronaut() 512x512: hair top y~15, suit's left edge x~20, right shoulder x~365, cut at the bottom.
+ASTRONAUT_PERSON = BBox(20, 15, 365, 512)
+ASTRONAUT_FACE = (225.0, 110.0)
+# chelsea() 451x300: the cat fills the frame up to its right ear (x~400); eyes and nose tip below.
+CHELSEA_CAT = BBox(0, 0, 400, 300)
+CHELSEA_POINTS = ((170.0, 115.0), (320.0, 135.0), (265.0, 240.0))
+# The two runtimes' int8 kernels differ: box edges move by up to ~0.04 of the image, scores by ~0.07.
+MIN_IOU = 0.7
+
+
+def photo(name: str) -> Image:
+    rgb = getattr(data, name)()
+    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+
+
+def iou(a: BBox, b: BBox) -> float:
+    inter = BBox(max(a.x1, b.x1), max(a.y1, b.y1), min(a.x2, b.x2), min(a.y2, b.y2)).area
+    return inter / (a.area + b.area - inter)
+
+
+def contains(box: BBox, point: tuple[float, float]) -> bool:
+    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
+
+
+def best(detections: tuple[Detection, ...], label: str) -> Detection:
+    matches = [d for d in detections if d.label == label]
+    assert matches, f"no {label} among {[(d.label, round(d.score, 2)) for d in detections]}"
+    return max(matches, key=lambda d: d.score)
+
+
+def make(model: str, labels: str, **cfg: object) -> TFLiteDetector:
+    config = ModelConfig.model_validate({"path": model, "min_score": PHOTO_MIN_SCORE, **cfg})
+    return TFLiteDetector(assets.model(model), assets.model(labels), config)
+
+
+@pytest.fixture(scope="module")
+def ssd() -> TFLiteDetector:
+    return make(assets.SSD_MODEL, assets.SSD_LABELS)
+
+
+@pytest.fixture(scope="module")
+def yolo416() -> TFLiteDetector:
+    return make(assets.YOLO416_MODEL, assets.COCO80_LABELS)
+
+
+@pytest.fixture(scope="module")
+def yolo640() -> TFLiteDetector:
+    return make(assets.YOLO640_MODEL, assets.COCO80_LABELS)
+
+
+@pytest.mark.runtime_compat
+def test_models_describe_themselves(ssd: TFLiteDetector, yolo416: TFLiteDetector, yolo640: TFLiteDetector) -> None:
+    """Kind and input size are read from the models: SSD 300x300, YOLOv8n 416x416 and 640x640."""
+    assert (ssd.kind, ssd.input_size) == (ModelKind.SSD, (300, 300))
+    assert (yolo416.kind, yolo416.input_size) == (ModelKind.YOLO, (416, 416))
+    assert (yolo640.kind, yolo640.input_size) == (ModelKind.YOLO, (640, 640))
+
+
+@pytest.mark.runtime_compat
+@pytest.mark.parametrize("detector_name", ["ssd", "yolo416", "yolo640"])
+def test_person_in_astronaut(request: pytest.FixtureRequest, detector_name: str) -> None:
+    """Every model finds the astronaut as a person, boxed on her (face inside, IoU with the measured box)."""
+    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    person = best(detector.detect(photo("astronaut")).detections, "person")
+    assert person.score >= 0.5  # lowest seen: 0.64 (SSD, litert)
+    assert contains(person.box, ASTRONAUT_FACE)
+    assert iou(person.box, ASTRONAUT_PERSON) >= MIN_IOU
+
+
+@pytest.mark.runtime_compat
+@pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
+def test_cat_in_chelsea(request: pytest.FixtureRequest, detector_name: str) -> None:
+    """SSD and YOLOv8n-416 find Chelsea as a cat whose box holds both eyes and the nose."""
+    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    cat = best(detector.detect(photo("chelsea")).detections, "cat")
+    assert cat.score >= 0.4  # litert 0.66, tflite-runtime 0.50 (YOLOv8n-416)
+    assert all(contains(cat.box, point) for point in CHELSEA_POINTS)
+    assert iou(cat.box, CHELSEA_CAT) >= MIN_IOU
+
+
+@pytest.mark.runtime_compat
+@pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
+def test_boxes_follow_the_original_frame(request: pytest.FixtureRequest, detector_name: str) -> None:
+    """A frame made by repeating each pixel 2x across and 3x down gives the model the same input, and
+    boxes scaled by exactly (2, 3): boxes are in the original frame's pixels, stretch-resized."""
+    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    base = cv2.resize(photo("astronaut"), detector.input_size)
+    wide_tall = np.ascontiguousarray(np.repeat(np.repeat(base, 3, axis=0), 2, axis=1))
+    small = best(detector.detect(base).detections, "person").box
+    big = best(detector.detect(wide_tall).detections, "person").box
+    expected = [small.x1 * 2, small.y1 * 3, small.x2 * 2, small.y2 * 3]
+    np.testing.assert_allclose([big.x1, big.y1, big.x2, big.y2], expected, atol=0.5)
+
+
+@pytest.mark.runtime_compat
+@pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
+def test_detections_are_clipped_sorted_and_thresholded(request: pytest.FixtureRequest, detector_name: str) -> None:
+    """At score 0.1 every box lies inside the frame, has area, and scores are descending and above 0.1."""
+    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    for name in ("astronaut", "chelsea", "coffee"):
+        image = photo(name)
+        height, width = image.shape[:2]
+        result = detector.detect(image, min_score=0.1)
+        assert result.inference_ms > 0.0
+        scores = [d.score for d in result.detections]
+        assert scores == sorted(scores, reverse=True)
+        assert all(s >= 0.1 for s in scores)
+        for d in result.detections:
+            assert 0 <= d.box.x1 < d.box.x2 <= width
+            assert 0 <= d.box.y1 < d.box.y2 <= height
+            assert d.label == detector.labels[d.class_id]
+
+
+@pytest.mark.runtime_compat
+def test_min_score_argument_overrides_config(ssd: TFLiteDetector) -> None:
+    """min_score=None uses model.min_score (0.25 here); a higher argument removes weaker detections."""
+    image = photo("astronaut")
+    default = ssd.detect(image).detections
+    strict = ssd.detect(image, min_score=0.62).detections
+    assert any(d.score < 0.62 for d in default)
+    assert all(d.score >= 0.62 for d in strict)
+    assert {d.label for d in strict} <= {d.label for d in default}
+
+
+@pytest.mark.runtime_compat
+def test_repeated_detection_is_stable(yolo416: TFLiteDetector) -> None:
+    """The same frame gives the same detections after other frames (no stale input or held tensor views)."""
+    first = yolo416.detect(photo("chelsea")).detections
+    yolo416.detect(photo("astronaut"))
+    assert yolo416.detect(photo("chelsea")).detections == first
+
+
+@pytest.mark.runtime_compat
+def test_max_detections_caps_results() -> None:
+    """model.max_detections bounds the number of detections per frame."""
+    detector = make(assets.YOLO416_MODEL, assets.COCO80_LABELS, max_detections=1)
+    assert len(detector.detect(photo("coffee"), min_score=0.1).detections) == 1
+
+
+@pytest.mark.runtime_compat
+@pytest.mark.parametrize(
+    ("model", "labels"),
+    [(assets.SSD_MODEL, assets.SSD_LABELS), (assets.YOLO416_MODEL, assets.COCO80_LABELS)],
+)
+def test_placeholder_labels_are_never_returned(tmp_path: Path, model: str, labels: str) -> None:
+    """With `cup` replaced by `???` in the label file, coffee() yields no cup and no `???`, but still a table."""
+    lines = assets.model(labels).read_text(encoding="utf-8").splitlines()
+    cup = lines.index("cup")
+    lines[cup] = "???"
+    hidden = tmp_path / "labels.txt"
+    hidden.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    detector = TFLiteDetector(assets.model(model), hidden, ModelConfig(path=model, min_score=PHOTO_MIN_SCORE))
+    detections = detector.detect(photo("coffee")).detections
+    assert "dining table" in {d.label for d in detections}
+    assert all(d.class_id != cup for d in detections)
+    assert all(d.label not in ("???", "") for d in detections)
+
+
+@pytest.mark.runtime_compat
+def test_invoke_only_times_a_bare_invoke(ssd: TFLiteDetector) -> None:
+    """invoke_only runs the interpreter on the current input and returns a positive duration in ms."""
+    ssd.detect(photo("coffee"))
+    assert ssd.invoke_only() > 0.0
+
+
+@pytest.mark.runtime_compat
+@pytest.mark.parametrize(
+    ("model", "labels", "kind", "message"),
+    [
+        (assets.SSD_MODEL, assets.SSD_LABELS, ModelKind.YOLO, "not the YOLO raw-head layout"),
+        (assets.YOLO416_MODEL, assets.COCO80_LABELS, ModelKind.SSD, "not the SSD post-process layout"),
+    ],
+)
+def test_forced_kind_must_match_the_model(model: str, labels: str, kind: ModelKind, message: str) -> None:
+    """model.kind that contradicts the output tensors fails at load, naming the model file."""
+    with pytest.raises(ModelError, match=message) as caught:
+        TFLiteDetector(assets.model(model), assets.model(labels), ModelConfig(path=model, kind=kind))
+    assert model in str(caught.value)
