@@ -1,0 +1,23 @@
+"""Camera capture: sources, the per-camera frame ring, the capture thread, and stream health.
+
+One CaptureWorker thread per camera reads its FrameSource into its FrameRing; the
+inference thread takes the freshest frames from the rings."""
+
+from agent.capture.frozen import FrozenDetector
+from agent.capture.ring import FrameRing, RingCounters
+from agent.capture.source import FrameSource, OpenCVSource, SourceKind, classify_source, redact
+from agent.capture.worker import CaptureStats, CaptureWorker, StatusListener
+
+__all__ = [
+    "CaptureStats",
+    "CaptureWorker",
+    "FrameRing",
+    "FrameSource",
+    "FrozenDetector",
+    "OpenCVSource",
+    "RingCounters",
+    "SourceKind",
+    "StatusListener",
+    "classify_source",
+    "redact",
+]

@@ -1,0 +1,150 @@
+"""FrameRing: a per-camera ring of preallocated frame slots between two threads.
+
+The capture thread (producer) decodes into `writable()` and `commit()`s; it never
+blocks and overwrites the oldest unread frame, counting the drop. The inference
+thread (consumer) takes the freshest frame with `take_latest()` and `release()`s it."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+
+from agent.types import Frame, Image
+
+MIN_SLOTS = 3
+NO_SEQ = 0  # seqs start at 1, so 0 means "slot holds no committed frame"
+
+
+@dataclass(frozen=True, slots=True)
+class RingCounters:
+    """Counts since the ring was made. committed == consumed + dropped + pending."""
+
+    committed: int
+    dropped: int
+    consumed: int
+    pending: int
+    latest_seq: int
+
+
+class _Slot:
+    __slots__ = ("array", "held", "seq", "ts_mono", "ts_wall")
+
+    def __init__(self) -> None:
+        self.array: Image | None = None
+        self.seq = NO_SEQ
+        self.ts_mono = 0.0
+        self.ts_wall = 0.0
+        self.held = 0
+
+
+class FrameRing:
+    """Ring of `slots` frame buffers for one camera (one producer, one consumer).
+
+    A slot held by the consumer is never written. The consumer may hold at most
+    slots - 2 frames at once, so the producer always has a slot to write into
+    without touching the freshest committed frame."""
+
+    def __init__(self, camera: str, slots: int, notify: threading.Event | None = None) -> None:
+        if slots < MIN_SLOTS:
+            raise ValueError(f"a FrameRing needs at least {MIN_SLOTS} slots, got {slots}; raise ring_slots")
+        self.camera = camera
+        self._slots = [_Slot() for _ in range(slots)]
+        self._lock = threading.Lock()
+        self._ready = threading.Condition(self._lock)
+        self._notify = notify
+        self._writing: _Slot | None = None
+        self._latest: _Slot | None = None
+        self._seq = NO_SEQ
+        self._last_taken = NO_SEQ
+        self._dropped = 0
+        self._consumed = 0
+
+    # --- producer side -------------------------------------------------------
+    def writable(self, shape: tuple[int, ...]) -> Image:
+        """A slot array of `shape` to decode into; valid until the next commit().
+
+        Calling it again before commit() returns the same slot (reallocated only
+        if the shape changed). The unread frame it held, if any, counts as dropped."""
+        with self._lock:
+            slot = self._writing
+            if slot is None:
+                slot = self._pick_write_slot()
+                if slot.seq > self._last_taken:
+                    self._dropped += 1
+                slot.seq = NO_SEQ
+                self._writing = slot
+            if slot.array is None or slot.array.shape != shape:
+                slot.array = np.empty(shape, dtype=np.uint8)
+            return slot.array
+
+    def commit(self, ts_mono: float, ts_wall: float) -> int:
+        """Publish the slot filled since writable() as the newest frame; return its seq."""
+        with self._lock:
+            slot = self._writing
+            if slot is None:
+                raise RuntimeError("FrameRing.commit() without writable(): decode into writable() first")
+            self._seq += 1
+            slot.seq = self._seq
+            slot.ts_mono = ts_mono
+            slot.ts_wall = ts_wall
+            self._writing = None
+            self._latest = slot
+            self._ready.notify_all()
+        if self._notify is not None:
+            self._notify.set()
+        return slot.seq
+
+    def _pick_write_slot(self) -> _Slot:
+        """The free slot with the oldest frame, never a held one nor the newest frame."""
+        candidates = [s for s in self._slots if s.held == 0 and s is not self._latest]
+        if not candidates:  # unreachable while the consumer respects its hold limit
+            raise RuntimeError(f"FrameRing {self.camera}: every slot is held; release frames after use")
+        return min(candidates, key=lambda s: s.seq)
+
+    # --- consumer side -------------------------------------------------------
+    def take_latest(self, after_seq: int = NO_SEQ) -> Frame | None:
+        """The freshest committed frame with seq > after_seq, held until release(); None if none.
+
+        Unread frames older than the one returned are counted as dropped."""
+        with self._lock:
+            slot = self._latest
+            if slot is None or slot.seq <= after_seq or slot.array is None:
+                return None
+            if sum(1 for s in self._slots if s.held) >= len(self._slots) - 2 and slot.held == 0:
+                raise RuntimeError(f"FrameRing {self.camera}: release the frames you hold before taking another")
+            if slot.seq > self._last_taken:
+                skipped = [s for s in self._slots if self._last_taken < s.seq < slot.seq]
+                self._dropped += len(skipped)
+                self._consumed += 1
+                self._last_taken = slot.seq
+            slot.held += 1
+            return Frame(self.camera, slot.seq, slot.ts_mono, slot.ts_wall, slot.array)
+
+    def release(self, frame: Frame) -> None:
+        """Give a frame from take_latest() back; its image must not be used afterwards."""
+        with self._lock:
+            for slot in self._slots:
+                if slot.held and slot.seq == frame.seq and slot.array is frame.image:
+                    slot.held -= 1
+                    return
+        raise ValueError(f"FrameRing {self.camera}: frame seq {frame.seq} is not held (released twice?)")
+
+    def wait_for_frame(self, timeout_s: float, after_seq: int | None = None) -> bool:
+        """Block until a frame newer than after_seq (default: the last taken) exists, or timeout."""
+        with self._ready:
+            return self._ready.wait_for(
+                lambda: self._seq > (self._last_taken if after_seq is None else after_seq), timeout=timeout_s
+            )
+
+    # --- either side ---------------------------------------------------------
+    @property
+    def latest_seq(self) -> int:
+        with self._lock:
+            return self._seq
+
+    def counters(self) -> RingCounters:
+        with self._lock:
+            pending = sum(1 for s in self._slots if s.seq > self._last_taken)
+            return RingCounters(self._seq, self._dropped, self._consumed, pending, self._seq)

@@ -1,0 +1,154 @@
+"""Camera sources: the FrameSource Protocol and its one real implementation over OpenCV.
+
+Called only by a camera's capture thread. The source string from config goes to
+cv2.VideoCapture and nowhere else (never a shell). Network streams get open and read
+timeouts so a dead camera cannot hang the thread for longer than read_timeout_s."""
+
+from __future__ import annotations
+
+import enum
+import re
+from pathlib import Path
+from typing import Protocol
+
+import cv2
+import numpy as np
+
+from agent.config.schema import CameraConfig
+from agent.errors import SourceError
+from agent.types import Image
+
+MAX_PLAUSIBLE_FPS = 1000.0  # containers sometimes report 90000 (the RTP clock) or 1e9
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
+
+
+class SourceKind(enum.Enum):
+    V4L2 = "v4l2"
+    RTSP = "rtsp"
+    HTTP = "http"
+    FILE = "file"
+
+
+def classify_source(source: str) -> SourceKind:
+    """What kind of camera a config `source` string names; SourceError for unknown URL schemes."""
+    text = source.strip()
+    if text.isdigit() or text.startswith(("/dev/video", "/dev/v4l/")):
+        return SourceKind.V4L2
+    match = _SCHEME.match(text)
+    if match is None:
+        return SourceKind.FILE
+    scheme = match.group(1).lower()
+    if scheme in ("rtsp", "rtsps"):
+        return SourceKind.RTSP
+    if scheme in ("http", "https"):
+        return SourceKind.HTTP
+    if scheme == "file":
+        return SourceKind.FILE
+    raise SourceError(
+        f"unsupported camera source scheme {scheme!r} in {redact(text)}: "
+        "use rtsp://, rtsps://, http(s)://, /dev/videoN, a device index or a file path"
+    )
+
+
+def redact(source: str) -> str:
+    """The source with any user:password@ removed, safe for logs and error messages."""
+    return _CREDENTIALS.sub(r"\1***@", source)
+
+
+class FrameSource(Protocol):
+    """Where a capture thread gets decoded BGR frames. Not thread-safe: one thread uses it."""
+
+    @property
+    def fps(self) -> float | None: ...
+
+    @property
+    def is_file(self) -> bool: ...
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int] | None: ...
+
+    def open(self) -> None:
+        """Open the source, or raise SourceError saying why it cannot be opened."""
+
+    def read_into(self, buf: Image) -> Image | None:
+        """Decode the next frame into `buf` if it has the frame's shape.
+
+        Returns the array holding the frame (`buf`, or a new array when the shape
+        differs), or None at the end of a file or when the stream failed."""
+
+    def close(self) -> None:
+        """Release the source; safe to call twice or after a failed open()."""
+
+
+class OpenCVSource:
+    """A V4L2 device, RTSP/HTTP stream or video file read through cv2.VideoCapture."""
+
+    def __init__(self, camera: str, config: CameraConfig) -> None:
+        self.camera = camera
+        self.config = config
+        self.kind = classify_source(config.source)
+        self._cap: cv2.VideoCapture | None = None
+        self._fps: float | None = None
+        self._shape: tuple[int, int, int] | None = None
+
+    @property
+    def fps(self) -> float | None:
+        return self._fps
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind is SourceKind.FILE
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int] | None:
+        return self._shape
+
+    def open(self) -> None:
+        self.close()
+        cap = self._create_capture()
+        if not cap.isOpened():
+            cap.release()
+            where = redact(self.config.source)
+            raise SourceError(f"camera {self.camera}: cannot open {self.kind.value} source {where}")
+        self._cap = cap
+        fps = float(cap.get(cv2.CAP_PROP_FPS))
+        self._fps = fps if 0.0 < fps <= MAX_PLAUSIBLE_FPS else None
+        width, height = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT))
+        self._shape = (height, width, 3) if width > 0 and height > 0 else None
+
+    def _create_capture(self) -> cv2.VideoCapture:
+        source = self.config.source.strip()
+        open_ms = int(self.config.open_timeout_s * 1000)
+        read_ms = int(self.config.read_timeout_s * 1000)
+        if self.kind is SourceKind.V4L2:
+            cap = cv2.VideoCapture(int(source) if source.isdigit() else source, cv2.CAP_V4L2)
+            # Best effort: backends that do not support the property ignore it.
+            cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms)
+            return cap
+        if self.kind is SourceKind.FILE:
+            path = Path(source.removeprefix("file://"))
+            if not path.is_file():
+                raise SourceError(f"camera {self.camera}: video file {path} does not exist or is not a file")
+            return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+        # OpenCV's FFmpeg backend already prefers RTSP over TCP (rtsp_flags=prefer_tcp)
+        # unless OPENCV_FFMPEG_CAPTURE_OPTIONS is set in the environment.
+        params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
+        return cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+
+    def read_into(self, buf: Image) -> Image | None:
+        if self._cap is None:
+            raise SourceError(f"camera {self.camera}: read before open()")
+        ok, image = self._cap.read(buf)
+        if not ok or image is None or image.size == 0:
+            return None
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise SourceError(f"camera {self.camera}: source gave {image.dtype} frames of shape {image.shape}, not BGR")
+        if image is not buf:
+            self._shape = (int(image.shape[0]), int(image.shape[1]), 3)
+        return np.asarray(image, dtype=np.uint8)  # a no-op view: already uint8
+
+    def close(self) -> None:
+        if self._cap is not None:
+            self._cap.release()
+            self._cap = None

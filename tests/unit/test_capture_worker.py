@@ -1,0 +1,289 @@
+"""CaptureWorker reads real video into its ring, paces files, ends or loops, and survives failures."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+import pytest
+
+from agent.capture.ring import FrameRing
+from agent.capture.source import FrameSource
+from agent.capture.worker import CaptureWorker, Pacer
+from agent.config.schema import CameraConfig
+from agent.errors import SourceError
+from agent.types import Frame, Image
+from tests.support import assets
+
+PEDESTRIAN_FRAMES = 795
+
+
+def wait_until(predicate: Callable[[], bool], timeout_s: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.02)
+    return predicate()
+
+
+@dataclass
+class StatusLog:
+    """A status listener that records (camera, online) calls."""
+
+    calls: list[tuple[str, bool]] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __call__(self, camera: str, online: bool) -> None:
+        with self.lock:
+            self.calls.append((camera, online))
+
+    def of(self, camera: str) -> list[bool]:
+        with self.lock:
+            return [online for name, online in self.calls if name == camera]
+
+
+@dataclass
+class ScriptedSource:
+    """A FrameSource that plays scripted real frames, then fails (a stream that drops)."""
+
+    frames: list[Image]
+    fail_open: bool = False
+    crash_on_read: bool = False
+    opens: int = 0
+    _index: int = 0
+
+    @property
+    def fps(self) -> float | None:
+        return None
+
+    @property
+    def is_file(self) -> bool:
+        return False
+
+    @property
+    def frame_shape(self) -> tuple[int, int, int] | None:
+        return None
+
+    def open(self) -> None:
+        self.opens += 1
+        self._index = 0
+        if self.fail_open:
+            raise SourceError("scripted: connection refused")
+
+    def read_into(self, buf: Image) -> Image | None:
+        if self.crash_on_read:
+            raise RuntimeError("scripted bug in a decoder")
+        if self._index >= len(self.frames):
+            return None
+        image = self.frames[self._index]
+        self._index += 1
+        if buf.shape != image.shape:
+            return image.copy()
+        buf[...] = image
+        return buf
+
+    def close(self) -> None:
+        pass
+
+
+def factory_of(source: FrameSource) -> Callable[[str, CameraConfig], FrameSource]:
+    return lambda camera, config: source
+
+
+@pytest.fixture(scope="module")
+def real_frames() -> list[Image]:
+    cap = cv2.VideoCapture(str(assets.video(assets.PEDESTRIANS)))
+    frames = [np.asarray(cap.read()[1], dtype=np.uint8) for _ in range(5)]
+    cap.release()
+    return frames
+
+
+@pytest.fixture
+def workers() -> Iterator[list[CaptureWorker]]:
+    """Workers a test starts; all are stopped and joined afterwards."""
+    started: list[CaptureWorker] = []
+    yield started
+    for worker in started:
+        worker.stop()
+    for worker in started:
+        assert worker.join(10.0), f"{worker.camera} did not stop"
+
+
+def start(workers: list[CaptureWorker], camera: str, config: CameraConfig, **kwargs: object) -> CaptureWorker:
+    worker = CaptureWorker(camera, config, FrameRing(camera, config.ring_slots), **kwargs)  # type: ignore[arg-type]
+    workers.append(worker)
+    worker.start()
+    return worker
+
+
+def fast_retry(**overrides: object) -> CameraConfig:
+    values: dict[str, object] = {"reconnect_initial_s": 0.02, "reconnect_max_s": 0.05, **overrides}
+    return CameraConfig.model_validate(values)
+
+
+def test_file_non_realtime_reads_every_frame_then_ends(workers: list[CaptureWorker]) -> None:
+    """realtime: false, loop: false reads all 795 frames of the real video, sets ended and goes offline."""
+    status = StatusLog()
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=False)
+    worker = start(workers, "walkway", config, status_listener=status)
+    assert worker.ended.wait(60.0)
+    assert worker.join(10.0)
+    stats = worker.stats()
+    assert stats.frames == PEDESTRIAN_FRAMES
+    assert worker.ring.counters().committed == PEDESTRIAN_FRAMES
+    assert (stats.reconnects, stats.frozen, stats.ended, stats.online) == (0, 0, True, False)
+    assert status.of("walkway") == [True, False]
+    frame = worker.ring.take_latest()
+    assert frame is not None
+    assert (frame.seq, frame.width, frame.height) == (PEDESTRIAN_FRAMES, 768, 576)
+
+
+def test_file_loop_starts_again_at_the_end(workers: list[CaptureWorker]) -> None:
+    """loop: true keeps reading past the end of the file without ending, failing or going offline."""
+    status = StatusLog()
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=True)
+    worker = start(workers, "looped", config, status_listener=status)
+    assert wait_until(lambda: worker.stats().frames > PEDESTRIAN_FRAMES + 50, 60.0)
+    stats = worker.stats()
+    assert not worker.ended.is_set()
+    assert (stats.reconnects, stats.online) == (0, True)
+    assert status.of("looped") == [True]
+
+
+def test_realtime_file_is_paced_at_its_fps(workers: list[CaptureWorker]) -> None:
+    """realtime: true commits frames 1/fps apart (10 fps video: median spacing ~0.1 s)."""
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=True)
+    worker = start(workers, "paced", config)
+    seen: list[Frame] = []
+    last = 0
+    while len(seen) < 15 and worker.ring.wait_for_frame(10.0):
+        frame = worker.ring.take_latest(after_seq=last)
+        if frame is not None:
+            seen.append(Frame(frame.camera, frame.seq, frame.ts_mono, frame.ts_wall, frame.image.copy()))
+            last = frame.seq
+            worker.ring.release(frame)
+    spacings = [b.ts_mono - a.ts_mono for a, b in itertools.pairwise(seen) if b.seq == a.seq + 1]
+    assert len(spacings) >= 8
+    assert statistics.median(spacings) == pytest.approx(0.1, abs=0.03)
+    first, final = seen[0], seen[-1]
+    assert (final.ts_mono - first.ts_mono) / (final.seq - first.seq) == pytest.approx(0.1, abs=0.02)
+
+
+def test_pacer_schedule_does_not_drift() -> None:
+    """Due times are anchor + n/fps however late each call is, and re-anchor when far behind."""
+    pacer = Pacer(10.0)
+    assert pacer.next_due(100.0) == 100.0
+    assert pacer.next_due(100.05) == pytest.approx(100.1)
+    assert pacer.next_due(100.19) == pytest.approx(100.2)
+    assert pacer.next_due(105.0) == 105.0  # more than MAX_LAG_S late: start a new schedule
+
+
+def test_bad_source_retries_while_other_camera_is_unaffected(workers: list[CaptureWorker]) -> None:
+    """A missing file goes offline and keeps reconnecting; a second camera still reads all its frames."""
+    status = StatusLog()
+    bad = start(workers, "broken", fast_retry(source="/nonexistent/camera.avi"), status_listener=status)
+    good_config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False)
+    good = start(workers, "fine", good_config, status_listener=status)
+    assert wait_until(lambda: bad.stats().reconnects >= 5)
+    assert good.ended.wait(60.0)
+    assert good.stats().frames == PEDESTRIAN_FRAMES
+    bad_stats = bad.stats()
+    assert (bad_stats.online, bad_stats.frames) == (False, 0)
+    assert bad_stats.offline_s > 0
+    assert status.of("broken") == [False]
+    assert bad.is_alive
+
+
+def test_stream_that_drops_is_reopened_with_backoff_reset(
+    workers: list[CaptureWorker], real_frames: list[Image]
+) -> None:
+    """A source failing after 5 frames each session is reopened again and again, toggling online.
+
+    The backoff resets after each good frame: 10 reconnects without the reset would need at
+    least 25 s of delays (0.025 s doubling), with it they take well under the 15 s allowed."""
+    status = StatusLog()
+    source = ScriptedSource(real_frames)
+    config = fast_retry(source="rtsp://cam/1", reconnect_initial_s=0.05, reconnect_max_s=60.0)
+    worker = start(workers, "flaky", config, source_factory=factory_of(source), status_listener=status)
+    assert wait_until(lambda: worker.stats().reconnects >= 10, 15.0)
+    stats = worker.stats()
+    assert source.opens >= 10
+    assert stats.frames >= 5 * 10
+    assert status.of("flaky")[:4] == [True, False, True, False]
+
+
+def test_frozen_picture_counts_as_failure_and_reconnects(
+    workers: list[CaptureWorker], real_frames: list[Image]
+) -> None:
+    """The same real frame forever is detected as frozen after frozen_timeout_s and the source reopened."""
+    source = ScriptedSource([real_frames[0]] * 1_000_000)
+    config = fast_retry(source="rtsp://cam/frozen", frozen_timeout_s=0.3)
+    worker = start(workers, "frozen", config, source_factory=factory_of(source))
+    assert wait_until(lambda: worker.stats().frozen >= 2)
+    assert source.opens >= 2
+    assert worker.stats().reconnects >= 2
+
+
+def test_source_bug_is_logged_and_capture_keeps_retrying(
+    workers: list[CaptureWorker], real_frames: list[Image], caplog: pytest.LogCaptureFixture
+) -> None:
+    """An unexpected exception from a source is logged with its traceback and retried, not fatal."""
+    source = ScriptedSource(real_frames, crash_on_read=True)
+    worker = start(workers, "buggy", fast_retry(source="rtsp://cam/bug"), source_factory=factory_of(source))
+    assert wait_until(lambda: worker.stats().reconnects >= 3)
+    assert worker.is_alive
+    assert any(r.exc_info is not None and "unexpected" in r.getMessage() for r in caplog.records)
+
+
+def test_shape_change_reallocates_ring_slots(workers: list[CaptureWorker], real_frames: list[Image]) -> None:
+    """Frames of a new size are committed at that size (the ring reallocates its slot)."""
+    small = np.asarray(cv2.resize(real_frames[1], (384, 288)), dtype=np.uint8)
+    source = ScriptedSource([real_frames[0], small])
+    config = CameraConfig(source="rtsp://cam/shape", reconnect_initial_s=30.0, reconnect_max_s=30.0)
+    worker = start(workers, "shape", config, source_factory=factory_of(source))
+    assert wait_until(lambda: worker.stats().reconnects >= 1)
+    frame = worker.ring.take_latest()
+    assert frame is not None
+    assert (frame.seq, frame.image.shape) == (2, (288, 384, 3))
+    assert (frame.image == small).all()
+    worker.ring.release(frame)
+
+
+def test_stop_interrupts_a_long_backoff(workers: list[CaptureWorker]) -> None:
+    """stop() during a 30 s backoff ends the thread promptly, and the heartbeat keeps beating while waiting."""
+    config = CameraConfig(source="/nonexistent/x.avi", reconnect_initial_s=30.0, reconnect_max_s=60.0)
+    worker = start(workers, "patient", config)
+    assert wait_until(lambda: worker.stats().reconnects == 1)
+    beat = worker.heartbeat_mono
+    assert wait_until(lambda: worker.heartbeat_mono > beat, 5.0)
+    worker.stop()
+    assert worker.join(5.0)
+
+
+def test_frame_times_come_from_the_injected_clocks(workers: list[CaptureWorker], real_frames: list[Image]) -> None:
+    """ts_mono and ts_wall of committed frames are read from the clocks given to the worker."""
+    ticks = iter(range(10_000_000))
+    clock_lock = threading.Lock()
+
+    def fake_mono() -> float:
+        with clock_lock:
+            return 1000.0 + next(ticks) * 0.001
+
+    source = ScriptedSource(real_frames[:2])
+    config = CameraConfig(source="rtsp://cam/clock", reconnect_initial_s=30.0, reconnect_max_s=30.0)
+    worker = start(
+        workers, "clocked", config, source_factory=factory_of(source), monotonic=fake_mono, wall=lambda: 1.7e9
+    )
+    assert wait_until(lambda: worker.stats().reconnects >= 1)
+    frame = worker.ring.take_latest()
+    assert frame is not None
+    assert frame.ts_wall == 1.7e9
+    assert 1000.0 < frame.ts_mono < 1100.0
+    worker.ring.release(frame)

@@ -1,0 +1,100 @@
+"""Camera sources: source strings are classified and redacted; OpenCVSource decodes real files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agent.capture.source import OpenCVSource, SourceKind, classify_source, redact
+from agent.config.schema import CameraConfig
+from agent.errors import SourceError
+from tests.support import assets
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("0", SourceKind.V4L2),
+        ("12", SourceKind.V4L2),
+        ("/dev/video0", SourceKind.V4L2),
+        ("/dev/v4l/by-id/usb-Logitech_C920-video-index0", SourceKind.V4L2),
+        ("rtsp://10.0.0.5:554/stream1", SourceKind.RTSP),
+        ("RTSP://user:pw@cam.local/live", SourceKind.RTSP),
+        ("rtsps://cam.example.com:322/s", SourceKind.RTSP),
+        ("http://cam.local/mjpg/video.mjpg", SourceKind.HTTP),
+        ("https://example.com/live/index.m3u8", SourceKind.HTTP),
+        ("/var/lib/videos/yard.mp4", SourceKind.FILE),
+        ("clips/yard.avi", SourceKind.FILE),
+        ("file:///var/lib/videos/yard.mp4", SourceKind.FILE),
+        ("  rtsp://padded/stream  ", SourceKind.RTSP),
+    ],
+)
+def test_classify_source(source: str, kind: SourceKind) -> None:
+    """Each kind of source string maps to the backend that will read it."""
+    assert classify_source(source) is kind
+
+
+@pytest.mark.parametrize("source", ["rtmp://host/live", "udp://239.0.0.1:1234", "ftp://host/clip.mp4"])
+def test_unsupported_scheme_is_a_source_error(source: str) -> None:
+    """A URL scheme we do not read is refused with a message listing the supported ones."""
+    with pytest.raises(SourceError, match="rtsp://"):
+        classify_source(source)
+
+
+@pytest.mark.parametrize(
+    ("source", "shown"),
+    [
+        ("rtsp://admin:hunter2@10.0.0.5/s1", "rtsp://***@10.0.0.5/s1"),
+        ("https://token@cams.example.com/a", "https://***@cams.example.com/a"),
+        ("rtsp://10.0.0.5/s1", "rtsp://10.0.0.5/s1"),
+        ("/dev/video0", "/dev/video0"),
+    ],
+)
+def test_redact_hides_credentials(source: str, shown: str) -> None:
+    """user:password@ never reaches a log line or error message."""
+    assert redact(source) == shown
+
+
+def test_file_source_decodes_every_frame_into_the_given_buffer() -> None:
+    """A real file reports 10 fps and 576x768, decodes in place into a matching buffer, then ends."""
+    source = OpenCVSource("walkway", CameraConfig(source=str(assets.video(assets.PEDESTRIANS))))
+    source.open()
+    try:
+        assert (source.fps, source.frame_shape, source.is_file) == (10.0, (576, 768, 3), True)
+        buf = np.zeros((576, 768, 3), dtype=np.uint8)
+        frames = 0
+        while (image := source.read_into(buf)) is not None:
+            assert image is buf
+            frames += 1
+        assert frames == 795
+        assert buf.mean() > 40
+    finally:
+        source.close()
+        source.close()
+
+
+def test_buffer_of_wrong_shape_gets_a_new_array() -> None:
+    """When the buffer does not match the frame, the frame comes back in a new array of the right shape."""
+    source = OpenCVSource("walkway", CameraConfig(source=str(assets.video(assets.PEDESTRIANS))))
+    source.open()
+    try:
+        small = np.zeros((10, 10, 3), dtype=np.uint8)
+        image = source.read_into(small)
+        assert image is not None
+        assert image is not small
+        assert image.shape == (576, 768, 3)
+        assert not small.any()
+    finally:
+        source.close()
+
+
+def test_missing_file_is_a_source_error() -> None:
+    """Opening a file that does not exist names the path in a SourceError."""
+    with pytest.raises(SourceError, match="does not exist"):
+        OpenCVSource("gone", CameraConfig(source="/nonexistent/clip.mp4")).open()
+
+
+def test_read_before_open_is_a_source_error() -> None:
+    """read_into() on a source that was never opened raises instead of crashing in OpenCV."""
+    with pytest.raises(SourceError, match="before open"):
+        OpenCVSource("cam", CameraConfig(source="/nonexistent/clip.mp4")).read_into(np.zeros((1, 1, 3), np.uint8))
