@@ -1,0 +1,106 @@
+"""AnomalyEngine: one camera's anomaly detectors composed behind one `update` call.
+
+Pure: the inference thread passes time, tracks, their zones, an optional small grey
+frame (at the tamper check rate) and the stream status; it gets Anomaly state
+changes back and persists `to_state()` itself."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agent.anomaly.baseline import CountDetector
+from agent.anomaly.common import AnomalyBook, AnomalyStateError, IdFactory, load_zone, local_time
+from agent.anomaly.loitering import LoiteringDetector
+from agent.anomaly.rare import RareObjectDetector
+from agent.anomaly.restricted import RestrictedZoneDetector
+from agent.anomaly.stream import StreamDetector, StreamStatus
+from agent.anomaly.tamper import TamperDetector, tamper_features
+from agent.config.anomaly import AnomalyConfig
+from agent.types import Anomaly, Image, Track
+
+STATE_VERSION = 1
+_NO_EVENTS: Mapping[int, str] = {}
+
+
+class AnomalyEngine:
+    """Runs each enabled kind for one camera; disabled kinds cost nothing."""
+
+    def __init__(self, camera: str, cfg: AnomalyConfig, id_factory: IdFactory) -> None:
+        self.camera = camera
+        self.cfg = cfg
+        self._tz = load_zone(cfg.timezone)
+        self._book = AnomalyBook(camera, id_factory)
+        self._stream = StreamDetector(cfg.stream, self._book) if cfg.stream.enabled else None
+        self._tamper = TamperDetector(cfg.tamper, self._book) if cfg.tamper.enabled else None
+        self._count = CountDetector(cfg.count, self._tz, self._book) if cfg.count.enabled else None
+        self._restricted = (
+            RestrictedZoneDetector(cfg.restricted_zone, self._book) if cfg.restricted_zone.enabled else None
+        )
+        self._loitering = LoiteringDetector(cfg.loitering, self._book) if cfg.loitering.enabled else None
+        self._rare = RareObjectDetector(cfg.rare_object, self._book) if cfg.rare_object.enabled else None
+
+    def update(
+        self,
+        ts_wall: float,
+        tracks: Sequence[Track],
+        zones_by_track: Mapping[int, tuple[str, ...]],
+        grey_frame: Image | None = None,
+        stream_status: StreamStatus | None = None,
+        event_ids: Mapping[int, str] = _NO_EVENTS,
+    ) -> list[Anomaly]:
+        """Advance every kind to `ts_wall`; return the anomalies that started or resolved.
+
+        `event_ids` maps track_id to the track's event id so anomalies can name related events."""
+        if not self.cfg.enabled:
+            return []
+        out: list[Anomaly] = []
+        if self._stream is not None and stream_status is not None:
+            out.extend(self._stream.update(ts_wall, stream_status))
+        offline = self._stream is not None and self._stream.offline
+        if self._tamper is not None and grey_frame is not None and not offline:
+            out.extend(self._tamper.update(ts_wall, tamper_features(grey_frame)))
+        now = local_time(ts_wall, self._tz)
+        if self._count is not None:
+            out.extend(self._count.update(ts_wall, tracks, suppressed=self.view_impaired))
+        if self._restricted is not None:
+            out.extend(self._restricted.update(ts_wall, now, tracks, zones_by_track, event_ids))
+        if self._loitering is not None:
+            out.extend(self._loitering.update(ts_wall, tracks, zones_by_track, event_ids))
+        if self._rare is not None:
+            out.extend(self._rare.update(ts_wall, now, tracks, event_ids))
+        return out
+
+    @property
+    def view_impaired(self) -> bool:
+        """True while a tamper or stream anomaly is open: object counts then mean nothing."""
+        return any(self._book.is_open(("tamper", k)) for k in ("blackout", "covered", "blur", "moved")) or any(
+            self._book.is_open(("stream", k)) for k in ("offline", "frozen", "fps_low")
+        )
+
+    def resolve_all(self, ts_wall: float) -> list[Anomaly]:
+        """Resolve every open anomaly (shutdown or camera removal) and forget pending conditions."""
+        if self._tamper is not None:
+            self._tamper.reset()
+        return self._book.close_all(ts_wall)
+
+    def to_state(self) -> dict[str, Any]:
+        """The learned history worth keeping across restarts, JSON-able."""
+        return {
+            "version": STATE_VERSION,
+            "camera": self.camera,
+            "count": self._count.to_state() if self._count is not None else None,
+            "rare_object": self._rare.to_state() if self._rare is not None else None,
+        }
+
+    def from_state(self, state: Mapping[str, Any]) -> None:
+        """Load what `to_state` saved; raises AnomalyStateError if it is not ours."""
+        if state.get("version") != STATE_VERSION:
+            raise AnomalyStateError(
+                f"anomaly state version {state.get('version')!r} is not {STATE_VERSION}; delete it to relearn"
+            )
+        count, rare = state.get("count"), state.get("rare_object")
+        if self._count is not None and isinstance(count, dict):
+            self._count.from_state(count)
+        if self._rare is not None and isinstance(rare, dict):
+            self._rare.from_state(rare)
