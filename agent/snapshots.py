@@ -1,0 +1,306 @@
+"""Event snapshots: choose each event's best frame, then encode and publish it off the hot path.
+
+`SnapshotSelector` runs on the inference thread, one per camera: it is cheap and does
+no I/O; it copies a bounded image only when a frame beats the event's best, because
+frames live in ring-buffer slots that are reused. `SnapshotWorker` is its own thread:
+it JPEG-encodes, publishes (retained) and optionally saves (agent.snapshot_store)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from agent.config.outputs import SnapshotConfig
+from agent.errors import AgentError
+from agent.publish.messages import OutboundMessage, encode_snapshot
+from agent.publish.topics import Topics
+from agent.snapshot_store import SnapshotStore
+from agent.types import BBox, Event, EventKind, Frame, Image, Track
+
+log = logging.getLogger(__name__)
+
+# How many finished events remember that they got a snapshot (bounded, oldest forgotten).
+HAS_SNAPSHOT_MEMORY = 4096
+IDLE_WAIT_S = 1.0  # the worker wakes at least this often to refresh its heartbeat
+BOX_COLOR_BGR = (0, 200, 255)
+TEXT_COLOR_BGR = (0, 0, 0)
+LINE_PX_PER_IMAGE_PX = 1 / 240  # box line thickness grows with the picture
+FONT_SCALE_PER_IMAGE_PX = 1 / 640
+
+
+class SnapshotError(AgentError):
+    """A snapshot could not be encoded."""
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotJob:
+    """A bounded, read-only copy of an event's best frame so far, for the snapshot worker."""
+
+    camera: str
+    label: str
+    event_id: str
+    image: Image
+    box: BBox  # in `image`'s pixel coordinates
+    score: float
+    ts_wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Best:
+    score: float
+    cut: bool
+
+
+def is_cut(box: BBox, width: int, height: int, edge_margin_px: float) -> bool:
+    """True when the box touches the frame border (within the margin): the object is probably cut off."""
+    return (
+        box.x1 <= edge_margin_px
+        or box.y1 <= edge_margin_px
+        or box.x2 >= width - edge_margin_px
+        or box.y2 >= height - edge_margin_px
+    )
+
+
+def is_better(score: float, cut: bool, best: _Best | None) -> bool:
+    """An uncut box beats any cut one; between equals, the higher score wins."""
+    if best is None:
+        return True
+    if cut != best.cut:
+        return best.cut
+    return score > best.score
+
+
+def crop_region(box: BBox, width: int, height: int, margin_frac: float) -> tuple[int, int, int, int]:
+    """The box grown by `margin_frac` of its size on each side, clipped to the frame, as int xyxy."""
+    dx, dy = box.width * margin_frac, box.height * margin_frac
+    x1 = int(max(0.0, np.floor(box.x1 - dx)))
+    y1 = int(max(0.0, np.floor(box.y1 - dy)))
+    x2 = int(min(float(width), np.ceil(box.x2 + dx)))
+    y2 = int(min(float(height), np.ceil(box.y2 + dy)))
+    return x1, y1, max(x2, x1 + 1), max(y2, y1 + 1)
+
+
+def bounded_copy(image: Image, max_width_px: int, max_height_px: int) -> tuple[Image, float]:
+    """A new array no larger than the limits (aspect kept), and the scale applied to it."""
+    height, width = image.shape[:2]
+    scale = min(1.0, max_width_px / width, max_height_px / height)
+    if scale >= 1.0:
+        return np.array(image, copy=True), 1.0
+    size = (max(1, round(width * scale)), max(1, round(height * scale)))
+    resized = np.asarray(cv2.resize(image, size, interpolation=cv2.INTER_AREA), dtype=np.uint8)
+    return resized, scale
+
+
+def _map_box(box: BBox, offset_x: float, offset_y: float, scale: float) -> BBox:
+    return BBox(
+        (box.x1 - offset_x) * scale,
+        (box.y1 - offset_y) * scale,
+        (box.x2 - offset_x) * scale,
+        (box.y2 - offset_y) * scale,
+    )
+
+
+def make_job(frame: Frame, event_id: str, track: Track, config: SnapshotConfig) -> SnapshotJob:
+    """Copy the part of `frame` the snapshot needs (crop or downscaled frame) into a new job."""
+    box = track.box.clipped(frame.width, frame.height)
+    if config.crop:
+        x1, y1, x2, y2 = crop_region(box, frame.width, frame.height, config.crop_margin_frac)
+        source = frame.image[y1:y2, x1:x2]
+        offset_x, offset_y = float(x1), float(y1)
+    else:
+        source = frame.image
+        offset_x = offset_y = 0.0
+    image, scale = bounded_copy(source, config.max_width_px, config.max_height_px)
+    image.flags.writeable = False
+    return SnapshotJob(
+        camera=frame.camera,
+        label=track.label,
+        event_id=event_id,
+        image=image,
+        box=_map_box(box, offset_x, offset_y, scale),
+        score=track.score,
+        ts_wall=frame.ts_wall,
+    )
+
+
+class SnapshotSelector:
+    """Keeps each open event's best score per camera; returns a job when a frame improves it.
+
+    Holds at most `max_open_events_per_camera` events: when a new one arrives at the cap,
+    the least recently offered event is forgotten and counted in `evicted`."""
+
+    def __init__(self, camera: str, config: SnapshotConfig, edge_margin_px: float) -> None:
+        if edge_margin_px < 0:
+            raise ValueError(f"edge_margin_px must be >= 0, got {edge_margin_px}")
+        self.camera = camera
+        self._config = config
+        self._edge_margin_px = edge_margin_px
+        self._best: OrderedDict[str, _Best] = OrderedDict()
+        self.evicted = 0
+
+    def offer(self, frame: Frame, event_id: str, track: Track) -> SnapshotJob | None:
+        """Consider `track` in `frame` for the event; a job if this frame is the event's new best."""
+        if not self._config.enabled or frame.width == 0 or frame.height == 0:
+            return None
+        cut = is_cut(track.box, frame.width, frame.height, self._edge_margin_px)
+        best = self._best.get(event_id)
+        if best is None:
+            self._make_room()
+        else:
+            self._best.move_to_end(event_id)
+        if not is_better(track.score, cut, best):
+            return None
+        self._best[event_id] = _Best(track.score, cut)
+        return make_job(frame, event_id, track, self._config)
+
+    def offer_event(self, frame: Frame, event: Event) -> SnapshotJob | None:
+        """`offer` for an event message of this frame; an END event closes the event instead."""
+        if event.kind is EventKind.END:
+            self.close(event.event_id)
+            return None
+        return self.offer(frame, event.event_id, event.track)
+
+    def close(self, event_id: str) -> None:
+        """Forget a finished event."""
+        self._best.pop(event_id, None)
+
+    @property
+    def open_events(self) -> int:
+        return len(self._best)
+
+    def _make_room(self) -> None:
+        while len(self._best) >= self._config.max_open_events_per_camera:
+            self._best.popitem(last=False)
+            self.evicted += 1
+
+
+def render_snapshot(job: SnapshotJob, config: SnapshotConfig) -> bytes:
+    """JPEG bytes of the job's image within the size limits, with the box and label drawn if configured."""
+    image, scale = bounded_copy(job.image, config.max_width_px, config.max_height_px)
+    if config.draw_box:
+        _draw_box(image, _map_box(job.box, 0.0, 0.0, scale), f"{job.label} {job.score:.0%}")
+    ok, buffer = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, config.jpeg_quality])
+    if not ok:
+        raise SnapshotError(f"OpenCV could not JPEG-encode the {job.camera}/{job.label} snapshot of {job.event_id}")
+    return bytes(buffer.tobytes())
+
+
+def _draw_box(image: Image, box: BBox, text: str) -> None:
+    height, width = image.shape[:2]
+    thickness = max(1, round(min(width, height) * LINE_PX_PER_IMAGE_PX))
+    font_scale = max(0.4, min(width, height) * FONT_SCALE_PER_IMAGE_PX)
+    x1, y1, x2, y2 = (round(v) for v in (box.x1, box.y1, box.x2, box.y2))
+    cv2.rectangle(image, (x1, y1), (x2, y2), BOX_COLOR_BGR, thickness)
+    (text_w, text_h), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, font_scale, 1)
+    top = y1 - text_h - baseline if y1 - text_h - baseline >= 0 else y1
+    cv2.rectangle(image, (x1, top), (x1 + text_w, top + text_h + baseline), BOX_COLOR_BGR, cv2.FILLED)
+    cv2.putText(image, text, (x1, top + text_h), cv2.FONT_HERSHEY_SIMPLEX, font_scale, TEXT_COLOR_BGR, 1, cv2.LINE_AA)
+
+
+class SnapshotWorker(threading.Thread):
+    """Encodes and publishes snapshot jobs on its own thread; never blocks the submitter.
+
+    At most `queue_size` events wait; a newer job of a waiting event replaces the older
+    one (`superseded`); a job of a new event while full is dropped (`dropped`)."""
+
+    def __init__(
+        self,
+        topics: Topics,
+        config: SnapshotConfig,
+        send: Callable[[OutboundMessage], None],
+        store: SnapshotStore | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(name="snapshots", daemon=True)
+        self._topics = topics
+        self._config = config
+        self._send = send
+        self._store = store
+        self._clock = clock
+        self._pending: OrderedDict[str, SnapshotJob] = OrderedDict()
+        self._done: OrderedDict[str, None] = OrderedDict()
+        self._cond = threading.Condition()
+        self._stopping = False
+        self.superseded = self.dropped = self.published = self.saved = self.errors = 0
+        self.heartbeat_mono = time.monotonic()
+
+    def submit(self, job: SnapshotJob) -> bool:
+        """Queue a job without blocking; False when it was dropped because the queue is full."""
+        with self._cond:
+            if job.event_id in self._pending:
+                self._pending[job.event_id] = job
+                self.superseded += 1
+            elif len(self._pending) >= self._config.queue_size:
+                self.dropped += 1
+                return False
+            else:
+                self._pending[job.event_id] = job
+            self._cond.notify()
+        return True
+
+    def has_snapshot(self, event_id: str) -> bool:
+        """True once a snapshot of the event has been published (thread-safe)."""
+        with self._cond:
+            return event_id in self._done
+
+    def forget(self, event_id: str) -> None:
+        with self._cond:
+            self._done.pop(event_id, None)
+
+    @property
+    def pending(self) -> int:
+        with self._cond:
+            return len(self._pending)
+
+    def stop(self) -> None:
+        """Finish the jobs already queued, then end the thread."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify()
+
+    def run(self) -> None:
+        next_sweep = self._clock()
+        while True:
+            self.heartbeat_mono = time.monotonic()
+            wait_s = IDLE_WAIT_S if self._store is None else min(IDLE_WAIT_S, next_sweep - self._clock())
+            job = self._next_job(max(0.0, wait_s))
+            if job is None and self._stopping:
+                return
+            try:
+                if job is not None:
+                    self._handle(job)
+                if self._store is not None and self._clock() >= next_sweep:
+                    next_sweep = self._clock() + self._config.retention_interval_s
+                    self._store.enforce(self._clock())
+            except Exception:
+                # A bad picture or a full disk must not stop later snapshots; counted and logged.
+                self.errors += 1
+                log.exception("snapshot worker: job or retention sweep failed")
+
+    def _next_job(self, timeout_s: float) -> SnapshotJob | None:
+        with self._cond:
+            if not self._pending and not self._stopping:
+                self._cond.wait(timeout_s)
+            if not self._pending:
+                return None
+            return self._pending.popitem(last=False)[1]
+
+    def _handle(self, job: SnapshotJob) -> None:
+        jpeg = render_snapshot(job, self._config)
+        self._send(encode_snapshot(self._topics, job.camera, job.label, jpeg))
+        self.published += 1
+        if self._config.save and self._store is not None:
+            self._store.save(job.camera, job.event_id, job.ts_wall, jpeg)
+            self.saved += 1
+        with self._cond:
+            self._done[job.event_id] = None
+            self._done.move_to_end(job.event_id)
+            while len(self._done) > HAS_SNAPSHOT_MEMORY:
+                self._done.popitem(last=False)
