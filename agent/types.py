@@ -1,7 +1,7 @@
 """The data that flows between the agent's stages, as frozen dataclasses.
 
 Every thread passes these and nothing else: no tuples, no dicts. JSON encoding
-happens only at the publisher boundary (agent.publish.payloads)."""
+happens only at the publisher boundary (agent.publish.messages)."""
 
 from __future__ import annotations
 

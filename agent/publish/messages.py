@@ -1,0 +1,273 @@
+"""Encoders from the agent's typed data to MQTT messages: the only place JSON is produced.
+
+Pure functions: typed dataclasses in, `OutboundMessage` out; no clock reads, no I/O.
+Every JSON payload carries `schema_version` and matches docs/schemas/<name>.schema.json;
+every durable payload carries a unique `msg_id` for consumer-side de-duplication.
+Called by the inference thread (detections, events, counts) and the supervisor (stats)."""
+
+from __future__ import annotations
+
+import json
+import math
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from agent.publish.topics import Topics
+from agent.types import Anomaly, DetectionResult, Event, Frame, LineCrossing
+
+SCHEMA_VERSION = 1
+QOS_FAST = 0
+QOS_STATE = 1
+QOS_DURABLE = 1
+JPEG_MAGIC = b"\xff\xd8"
+
+# Decimal places: timestamps to the millisecond, scores to 1e-4, rates and milliseconds to 1e-2.
+TS_DIGITS = 3
+SCORE_DIGITS = 4
+RATE_DIGITS = 2
+STATUS_ONLINE = b"online"
+STATUS_OFFLINE = b"offline"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """One MQTT publish. `durable` messages go through the disk outbox (at-least-once)."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    durable: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStats:
+    """Health counters of one camera, filled by the pipeline for the stats message."""
+
+    capture_fps: float
+    detect_fps: float
+    frames: int
+    dropped: int
+    reconnects: int
+    online: bool
+    offline_s: float
+    inference_ms_p50: float | None
+    inference_ms_p95: float | None
+    skipped: int
+    starved: int
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStats:
+    """Counters of the MQTT publisher; `outbox_evicted` survives restarts (kept in the outbox file)."""
+
+    connected: bool
+    outbox_depth: int
+    outbox_oldest_age_s: float
+    outbox_evicted: int
+    published: int
+    publish_failures: int
+    fast_dropped: int
+    connect_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSnapshot:
+    """Everything the periodic stats message reports."""
+
+    version: str
+    uptime_s: float
+    runtime: str
+    model: str
+    cameras: Mapping[str, CameraStats]
+    publisher: PublisherStats
+
+
+def new_msg_id() -> str:
+    return uuid.uuid4().hex
+
+
+def dumps(obj: object) -> bytes:
+    """Compact UTF-8 JSON; NaN/Infinity are refused because they are not JSON."""
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _r(value: float, digits: int) -> float:
+    return round(float(value), digits)
+
+
+def _opt(value: float | None, digits: int) -> float | None:
+    """Round an optional measurement; a missing or non-finite one becomes null."""
+    if value is None or not math.isfinite(value):
+        return None
+    return round(float(value), digits)
+
+
+def _json(topic: str, obj: object, qos: int, retain: bool, durable: bool) -> OutboundMessage:
+    return OutboundMessage(topic=topic, payload=dumps(obj), qos=qos, retain=retain, durable=durable)
+
+
+def encode_status(topics: Topics, online: bool) -> OutboundMessage:
+    """Device availability, retained; the publisher also registers `offline` as its LWT."""
+    return OutboundMessage(topics.status(), STATUS_ONLINE if online else STATUS_OFFLINE, QOS_STATE, True, False)
+
+
+def encode_camera_status(topics: Topics, camera: str, online: bool) -> OutboundMessage:
+    payload = STATUS_ONLINE if online else STATUS_OFFLINE
+    return OutboundMessage(topics.camera_status(camera), payload, QOS_STATE, True, False)
+
+
+def encode_detections(topics: Topics, frame: Frame, result: DetectionResult) -> OutboundMessage:
+    """Per-frame detections: QoS 0, never queued (dropped and counted while disconnected)."""
+    obj = {
+        "schema_version": SCHEMA_VERSION,
+        "camera": frame.camera,
+        "seq": int(frame.seq),
+        "ts": _r(frame.ts_wall, TS_DIGITS),
+        "width": frame.width,
+        "height": frame.height,
+        "inference_ms": _r(result.inference_ms, RATE_DIGITS),
+        "detections": [
+            {"label": d.label, "class_id": int(d.class_id), "score": _r(d.score, SCORE_DIGITS), "box": d.box.as_list()}
+            for d in result.detections
+        ],
+    }
+    return _json(topics.detections(frame.camera), obj, QOS_FAST, False, False)
+
+
+def _camera_stats(stats: CameraStats) -> dict[str, object]:
+    return {
+        "capture_fps": _r(stats.capture_fps, RATE_DIGITS),
+        "detect_fps": _r(stats.detect_fps, RATE_DIGITS),
+        "frames": int(stats.frames),
+        "dropped": int(stats.dropped),
+        "reconnects": int(stats.reconnects),
+        "online": bool(stats.online),
+        "offline_s": _r(stats.offline_s, RATE_DIGITS),
+        "inference_ms_p50": _opt(stats.inference_ms_p50, RATE_DIGITS),
+        "inference_ms_p95": _opt(stats.inference_ms_p95, RATE_DIGITS),
+        "skipped": int(stats.skipped),
+        "starved": int(stats.starved),
+    }
+
+
+def _publisher_stats(stats: PublisherStats) -> dict[str, object]:
+    return {
+        "connected": stats.connected,
+        "outbox_depth": stats.outbox_depth,
+        "outbox_oldest_age_s": _r(stats.outbox_oldest_age_s, RATE_DIGITS),
+        "outbox_evicted": stats.outbox_evicted,
+        "published": stats.published,
+        "publish_failures": stats.publish_failures,
+        "fast_dropped": stats.fast_dropped,
+        "connect_attempts": stats.connect_attempts,
+    }
+
+
+def encode_stats(topics: Topics, snapshot: StatsSnapshot) -> OutboundMessage:
+    """Periodic health, retained so a dashboard shows the last values at once (see docs/mqtt.md)."""
+    obj: dict[str, object] = {
+        "schema_version": SCHEMA_VERSION,
+        "device_id": topics.device_id,
+        "version": snapshot.version,
+        "uptime_s": _r(snapshot.uptime_s, 1),
+        "runtime": snapshot.runtime,
+        "model": snapshot.model,
+        "cameras": {name: _camera_stats(cam) for name, cam in snapshot.cameras.items()},
+        "publisher": _publisher_stats(snapshot.publisher),
+    }
+    return _json(topics.stats(), obj, QOS_FAST, True, False)
+
+
+def encode_event(topics: Topics, event: Event, msg_id: str | None = None) -> OutboundMessage:
+    """An object's lifecycle message (start/update/end), durable through the outbox."""
+    track = event.track
+    obj = {
+        "schema_version": SCHEMA_VERSION,
+        "msg_id": msg_id or new_msg_id(),
+        "type": event.kind.value,
+        "event_id": event.event_id,
+        "camera": event.camera,
+        "label": track.label,
+        "score": _r(track.score, SCORE_DIGITS),
+        "top_score": _r(event.top_score, SCORE_DIGITS),
+        "box": track.box.as_list(),
+        "track_id": int(track.track_id),
+        "current_zones": list(event.current_zones),
+        "entered_zones": list(event.entered_zones),
+        "ts": _r(event.ts_wall, TS_DIGITS),
+        "start_ts": _r(event.start_ts, TS_DIGITS),
+        "end_ts": _opt(event.end_ts, TS_DIGITS),
+        "duration_s": _r(event.duration_s, TS_DIGITS),
+        "has_snapshot": event.has_snapshot,
+    }
+    return _json(topics.events(), obj, QOS_DURABLE, False, True)
+
+
+def encode_count(topics: Topics, camera: str, label: str, count: int) -> OutboundMessage:
+    """Objects of `label` currently seen by `camera`: an integer as text, retained."""
+    return _count(topics.count(camera, label), count)
+
+
+def encode_zone_count(topics: Topics, camera: str, zone: str, label: str, count: int) -> OutboundMessage:
+    return _count(topics.zone_count(camera, zone, label), count)
+
+
+def _count(topic: str, count: int) -> OutboundMessage:
+    if count < 0:
+        raise ValueError(f"object count must be >= 0, got {count} for {topic}")
+    return OutboundMessage(topic, str(int(count)).encode("ascii"), QOS_STATE, True, False)
+
+
+def encode_line_count(topics: Topics, camera: str, line: str, a_to_b: int, b_to_a: int) -> OutboundMessage:
+    """Running totals of a count line, retained."""
+    obj = {"schema_version": SCHEMA_VERSION, "a_to_b": int(a_to_b), "b_to_a": int(b_to_a)}
+    return _json(topics.line_count(camera, line), obj, QOS_STATE, True, False)
+
+
+def encode_line_crossing(topics: Topics, crossing: LineCrossing, msg_id: str | None = None) -> OutboundMessage:
+    """One crossing of a count line, durable through the outbox."""
+    if crossing.direction not in ("a_to_b", "b_to_a"):
+        raise ValueError(f"line crossing direction must be a_to_b or b_to_a, got {crossing.direction!r}")
+    obj = {
+        "schema_version": SCHEMA_VERSION,
+        "msg_id": msg_id or new_msg_id(),
+        "camera": crossing.camera,
+        "line": crossing.line,
+        "direction": crossing.direction,
+        "track_id": int(crossing.track_id),
+        "event_id": crossing.event_id,
+        "label": crossing.label,
+        "ts": _r(crossing.ts_wall, TS_DIGITS),
+    }
+    return _json(topics.line_crossing(crossing.camera, crossing.line), obj, QOS_DURABLE, False, True)
+
+
+def encode_snapshot(topics: Topics, camera: str, label: str, jpeg: bytes) -> OutboundMessage:
+    """Latest JPEG of `label` on `camera`, retained; QoS 0 so large pictures never pile up in memory."""
+    if not jpeg.startswith(JPEG_MAGIC):
+        raise ValueError(f"snapshot for {camera}/{label} is not a JPEG (starts with {jpeg[:4]!r})")
+    return OutboundMessage(topics.snapshot(camera, label), bytes(jpeg), QOS_FAST, True, False)
+
+
+def encode_anomaly(topics: Topics, anomaly: Anomaly, msg_id: str | None = None) -> OutboundMessage:
+    """An anomaly becoming active or resolved, durable through the outbox."""
+    details: dict[str, float | str | None] = {
+        k: (_opt(v, SCORE_DIGITS) if isinstance(v, float | int) else v) for k, v in anomaly.details.items()
+    }
+    obj = {
+        "schema_version": SCHEMA_VERSION,
+        "msg_id": msg_id or new_msg_id(),
+        "anomaly_id": anomaly.anomaly_id,
+        "kind": anomaly.kind,
+        "camera": anomaly.camera,
+        "severity": anomaly.severity.value,
+        "state": "active" if anomaly.active else "resolved",
+        "started_ts": _r(anomaly.started_ts, TS_DIGITS),
+        "ended_ts": _opt(anomaly.ended_ts, TS_DIGITS),
+        "details": details,
+        "event_ids": list(anomaly.event_ids),
+        "has_snapshot": anomaly.has_snapshot,
+    }
+    return _json(topics.anomalies(), obj, QOS_DURABLE, False, True)

@@ -1,0 +1,226 @@
+"""Moves durable messages: handoff queue -> SQLite outbox -> paho (a bounded window) -> deleted on PUBACK.
+
+`run()` is the body of the publisher's outbox thread and the only code touching the
+Outbox. `offer`, `ack`, `on_connected` and `request_stop` are called from other threads
+(pipeline, paho's network thread, supervisor) and only touch thread-safe hand-over objects."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import MQTTErrorCode
+
+from agent.config.schema import OutboxConfig
+from agent.publish.messages import OutboundMessage
+from agent.publish.outbox import Outbox
+
+log = logging.getLogger(__name__)
+
+PublishFn = Callable[[str, bytes, int, bool], mqtt.MQTTMessageInfo]
+
+TICK_S = 0.5  # wake-up when nothing signals the thread
+AGE_CHECK_INTERVAL_S = 30.0
+ERROR_LOG_INTERVAL_S = 60.0
+
+
+@dataclass(frozen=True, slots=True)
+class PumpView:
+    """What the stats report about durable delivery."""
+
+    depth: int = 0
+    oldest_created_wall: float | None = None
+    evicted: int = 0
+    published: int = 0
+    failures: int = 0
+
+
+@dataclass(slots=True)
+class _Window:
+    """Rows handed to paho and not yet acknowledged (outbox thread only)."""
+
+    inflight: dict[int, int] = field(default_factory=dict)  # paho mid -> outbox row id
+    sent_upto_id: int = 0
+    generation: int = 0
+
+
+class OutboxPump:
+    """Durable delivery for one publisher. `qos` is mqtt.qos; `link_up` is set while connected."""
+
+    def __init__(self, cfg: OutboxConfig, qos: int, publish: PublishFn, link_up: threading.Event) -> None:
+        self._cfg = cfg
+        self._qos = qos
+        self._publish = publish
+        self._link_up = link_up
+        self._handoff: queue.Queue[OutboundMessage] = queue.Queue(maxsize=cfg.handoff_queue_size)
+        self._acks: deque[tuple[int, bool]] = deque()
+        self._wake = threading.Event()
+        self._stopping = threading.Event()
+        self._flush_deadline_mono = float("inf")
+        self._lock = threading.Lock()
+        self._accepting = True
+        self._lost = 0  # refused by offer(); folded into the outbox's eviction counter
+        self._generation = 0
+        self._view = PumpView()
+        self._published = 0  # outbox thread only
+        self._failures = 0  # outbox thread only
+
+    # ----- any thread -------------------------------------------------------------------
+
+    def offer(self, msg: OutboundMessage) -> str | None:
+        """Queue a durable message; returns None, or why it was lost (and counts the loss)."""
+        with self._lock:
+            if self._accepting:
+                try:
+                    self._handoff.put_nowait(msg)
+                except queue.Full:
+                    reason = "the outbox handoff queue is full (outbox.handoff_queue_size)"
+                else:
+                    self._wake.set()
+                    return None
+            else:
+                reason = "the publisher is stopped"
+            self._lost += 1
+        return reason
+
+    def ack(self, mid: int, failed: bool) -> None:
+        """PUBACK (or QoS 0 write) of `mid`. Called with paho's message lock held: takes no lock."""
+        self._acks.append((mid, failed))
+        self._wake.set()
+
+    def on_connected(self) -> None:
+        with self._lock:
+            self._generation += 1
+        self._wake.set()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def request_stop(self, flush_deadline_mono: float) -> None:
+        """Persist everything queued, keep delivering until the deadline or the outbox is empty, then end."""
+        self._flush_deadline_mono = flush_deadline_mono
+        self._stopping.set()
+        self._wake.set()
+
+    def view(self) -> PumpView:
+        with self._lock:
+            return self._view
+
+    # ----- outbox thread ----------------------------------------------------------------
+
+    def refresh_view(self, outbox: Outbox) -> None:
+        """Publish the outbox's counters for stats() (outbox thread)."""
+        view = PumpView(
+            outbox.depth, outbox.oldest_created_wall(), outbox.evicted_total, self._published, self._failures
+        )
+        with self._lock:
+            self._view = view
+
+    def run(self, outbox: Outbox) -> None:
+        window = _Window()
+        last_age_check = -AGE_CHECK_INTERVAL_S
+        last_error_log = -ERROR_LOG_INTERVAL_S
+        while True:
+            self._wake.wait(TICK_S)
+            self._wake.clear()
+            try:
+                self._persist(outbox)
+                done, failed = self._take_acks(outbox, window)
+                self._published += done
+                self._failures += failed
+                if time.monotonic() - last_age_check >= AGE_CHECK_INTERVAL_S:
+                    last_age_check = time.monotonic()
+                    outbox.evict_expired()
+                self._failures += self._feed(outbox, window)
+                self.refresh_view(outbox)
+            except Exception:  # the one broad catch of this worker loop (disk full, I/O error)
+                if time.monotonic() - last_error_log >= ERROR_LOG_INTERVAL_S:
+                    last_error_log = time.monotonic()
+                    log.exception("outbox step failed; retrying (further errors logged once a minute)")
+            if self._stopping.is_set() and self._flushed(outbox):
+                break
+        with self._lock:
+            self._accepting = False
+        try:
+            self._persist(outbox)  # whatever was offered while stopping
+        except sqlite3.Error:
+            log.exception("could not store the last durable messages in the outbox; they are lost")
+
+    def _flushed(self, outbox: Outbox) -> bool:
+        if not self._handoff.empty():
+            return False
+        return outbox.depth == 0 or not self._link_up.is_set() or time.monotonic() >= self._flush_deadline_mono
+
+    def _persist(self, outbox: Outbox) -> None:
+        batch: list[OutboundMessage] = []
+        while True:
+            try:
+                batch.append(self._handoff.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            try:
+                outbox.append(batch)
+            except sqlite3.Error:
+                with self._lock:
+                    self._lost += len(batch)  # counted as evicted once the file accepts writes again
+                raise
+        with self._lock:
+            lost, self._lost = self._lost, 0
+        if lost:
+            outbox.add_evicted(lost, "they could not be queued for the outbox")
+
+    def _take_acks(self, outbox: Outbox, window: _Window) -> tuple[int, int]:
+        acked: list[int] = []
+        failed = 0
+        while self._acks:
+            mid, is_failure = self._acks.popleft()
+            row_id = window.inflight.pop(mid, None)
+            if row_id is None:
+                continue  # a fast message, or the status
+            if is_failure:
+                failed += 1  # MQTT 5 negative PUBACK: the broker will never take it; do not loop on it
+            acked.append(row_id)
+        outbox.remove(acked)
+        return len(acked) - failed, failed
+
+    def _feed(self, outbox: Outbox, window: _Window) -> int:
+        """Hand the next rows to paho while connected, keeping at most inflight_window unacknowledged."""
+        with self._lock:
+            generation = self._generation
+        if generation != window.generation:
+            window.generation = generation
+            if self._qos == 0:
+                # paho forgets unsent QoS 0 packets on reconnect: send those rows again.
+                window.inflight.clear()
+                window.sent_upto_id = 0
+            # QoS 1: paho re-sends its own unacknowledged messages after a reconnect; sending
+            # them again from here would only create duplicates.
+        failures = 0
+        while self._link_up.is_set() and outbox.last_id > window.sent_upto_id:
+            room = self._cfg.inflight_window - len(window.inflight)
+            if room <= 0:
+                break
+            rows = outbox.pending(window.sent_upto_id, room)
+            if not rows:
+                window.sent_upto_id = outbox.last_id
+                break
+            for row in rows:
+                info = self._publish(row.topic, row.payload, self._qos, row.retain)
+                if info.rc == MQTTErrorCode.MQTT_ERR_SUCCESS or (
+                    info.rc == MQTTErrorCode.MQTT_ERR_NO_CONN and self._qos
+                ):
+                    window.inflight[info.mid] = row.id  # QoS 1 without a connection waits in paho
+                    window.sent_upto_id = row.id
+                    continue
+                if info.rc not in (MQTTErrorCode.MQTT_ERR_NO_CONN, MQTTErrorCode.MQTT_ERR_QUEUE_SIZE):
+                    failures += 1  # a full paho queue is back-pressure, not a failure: retried next tick
+                return failures
+        return failures

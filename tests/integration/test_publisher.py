@@ -1,0 +1,321 @@
+"""Integration tests of MqttPublisher against a real mosquitto: status/LWT, outages, restarts, subscriptions."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import paho.mqtt.client as mqtt
+import pytest
+
+from agent.config.schema import MqttConfig, OutboxConfig
+from agent.publish import messages
+from agent.publish.client import MqttPublisher
+from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
+from tests.support.broker import MosquittoBroker, free_port
+from tests.support.schemas import validate_payload
+from tests.support.subscriber import Subscriber
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
+
+REPO = Path(__file__).resolve().parents[2]
+DEVICE = "dev1"
+
+
+def mqtt_cfg(port: int, prefix: str, **extra: Any) -> MqttConfig:
+    return MqttConfig(
+        host="127.0.0.1", port=port, topic_prefix=prefix, reconnect_initial_s=0.2, reconnect_max_s=1.0, **extra
+    )
+
+
+def event(n: int) -> Event:
+    track = Track(n, "person", BBox(1, 2, 3, 4), 0.9, TrackState.CONFIRMED, 100.0, 101.0, 3)
+    return Event(EventKind.START, f"ev-{n}", "door", track, 0.9, (), (), 1_750_000_000.0, 1_750_000_000.0 + n)
+
+
+def detections_msg(publisher: MqttPublisher, seq: int) -> messages.OutboundMessage:
+    frame = Frame("door", seq, 0.0, 1_750_000_000.0, np.zeros((4, 4, 3), dtype=np.uint8))
+    return messages.encode_detections(publisher.topics, frame, DetectionResult((), 1.0))
+
+
+def wait_until(predicate: Any, timeout_s: float = 20.0) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return bool(predicate())
+
+
+@pytest.fixture
+def started() -> Iterator[list[MqttPublisher]]:
+    """Publishers the test starts; each is stopped at teardown."""
+    running: list[MqttPublisher] = []
+    yield running
+    for publisher in running:
+        publisher.stop(timeout_s=2.0)
+
+
+def start(
+    running: list[MqttPublisher], cfg: MqttConfig, state_dir: Path, outbox: OutboxConfig | None = None
+) -> MqttPublisher:
+    publisher = MqttPublisher(cfg, outbox or OutboxConfig(), DEVICE, state_dir)
+    publisher.start()
+    running.append(publisher)
+    return publisher
+
+
+class SessionSubscriber:
+    """A subscriber with a persistent session (clean_session=False): the broker queues QoS 1 messages
+    for it while it is away, so nothing published during its reconnect is missed."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.received: list[bytes] = []
+        self._lock = threading.Lock()
+        self._subscribed = threading.Event()
+        self._client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{uuid.uuid4().hex[:8]}", clean_session=False
+        )
+        self._client.reconnect_delay_set(0.2, 1.0)
+        self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
+        self._client.on_subscribe = lambda *a: self._subscribed.set()
+        self._client.on_message = self._on_message
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+        assert self._subscribed.wait(10), "subscriber could not subscribe"
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        with self._lock:
+            self.received.append(bytes(msg.payload))
+
+    def msg_ids(self) -> list[str]:
+        """Unique msg_ids in first-arrival order (consumer-side de-duplication)."""
+        with self._lock:
+            ids = [json.loads(p)["msg_id"] for p in self.received]
+        return list(dict.fromkeys(ids))
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def test_status_online_on_connect_and_offline_retained_on_clean_stop(
+    broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """Connecting publishes retained `online`; stop() replaces it with retained `offline`."""
+    publisher = start(started, mqtt_cfg(broker.port, topic_prefix), tmp_path)
+    assert publisher.wait_connected(10)
+    status = f"{topic_prefix}/{DEVICE}/status"
+    late = Subscriber(broker.host, broker.port, status)
+    try:
+        assert late.wait_for(lambda ms: any(m.payload == b"online" and m.retain for m in ms), 10)
+        publisher.stop(timeout_s=2.0)
+        assert late.wait_for(lambda ms: ms[-1].payload == b"offline", 10)
+        assert not publisher.connected
+    finally:
+        late.close()
+    after = Subscriber(broker.host, broker.port, status)
+    try:
+        assert after.wait_for(lambda ms: len(ms) == 1, 10)
+        assert (after.snapshot()[0].payload, after.snapshot()[0].retain) == (b"offline", True)
+        validate_payload("status", after.snapshot()[0].payload)
+    finally:
+        after.close()
+
+
+def test_durable_messages_sent_during_an_outage_arrive_once_in_order(
+    private_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """Events sent while the broker is down are all delivered after it returns, in order, none lost."""
+    persistence = tmp_path / "broker-db"
+    persistence.mkdir()
+    private_broker.extra_config = f"user root\npersistence true\npersistence_location {persistence}/\n"
+    private_broker.start()
+    subscriber = SessionSubscriber(private_broker.port, f"{topic_prefix}/{DEVICE}/events")
+    try:
+        publisher = start(started, mqtt_cfg(private_broker.port, topic_prefix), tmp_path / "state")
+        assert publisher.wait_connected(10)
+        sent = [messages.encode_event(publisher.topics, event(n)) for n in range(40)]
+        for msg in sent[:10]:
+            publisher.send(msg)
+        assert wait_until(lambda: len(subscriber.msg_ids()) == 10)
+
+        private_broker.stop()
+        assert wait_until(lambda: not publisher.connected)
+        for msg in sent[10:]:
+            publisher.send(msg)
+        assert wait_until(lambda: publisher.stats().outbox_depth == 30)
+
+        private_broker.start()
+        assert wait_until(lambda: len(subscriber.msg_ids()) == 40, timeout_s=30)
+        expected = [json.loads(m.payload)["msg_id"] for m in sent]
+        assert subscriber.msg_ids() == expected
+        assert wait_until(lambda: publisher.stats().outbox_depth == 0)
+        for payload in subscriber.received:
+            validate_payload("event", payload)
+    finally:
+        subscriber.close()
+
+
+def test_fast_messages_are_dropped_and_counted_while_disconnected(tmp_path: Path, started: list[MqttPublisher]) -> None:
+    """With no broker, detections are dropped and counted, while events wait in the outbox."""
+    publisher = start(started, mqtt_cfg(free_port(), "t"), tmp_path)
+    for seq in range(7):
+        publisher.send(detections_msg(publisher, seq))
+    publisher.send(messages.encode_event(publisher.topics, event(1)))
+    assert wait_until(lambda: publisher.stats().outbox_depth == 1)
+    stats = publisher.stats()
+    assert (stats.connected, stats.fast_dropped, stats.published) == (False, 7, 0)
+    assert stats.connect_attempts >= 1
+
+
+def test_handoff_overflow_is_counted_as_eviction_and_survives_restart(
+    tmp_path: Path, started: list[MqttPublisher], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Durable messages beyond the handoff queue are lost loudly: logged, counted and persisted as evictions."""
+    cfg = mqtt_cfg(free_port(), "t")
+    publisher = MqttPublisher(cfg, OutboxConfig(handoff_queue_size=2), DEVICE, tmp_path)
+    for n in range(5):  # not started yet: nothing drains the queue
+        publisher.send(messages.encode_event(publisher.topics, event(n)))
+    assert any("lost" in r.getMessage() and r.levelname == "ERROR" for r in caplog.records)
+    publisher.start()
+    started.append(publisher)
+    assert wait_until(lambda: (publisher.stats().outbox_depth, publisher.stats().outbox_evicted) == (2, 3))
+    publisher.stop(timeout_s=1.0)
+    again = start(started, cfg, tmp_path)
+    assert (again.stats().outbox_depth, again.stats().outbox_evicted) == (2, 3)
+
+
+def test_retained_state_sent_while_down_is_published_on_connect(
+    private_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """The latest value of a retained state topic set while disconnected reaches the broker on connect."""
+    publisher = start(started, mqtt_cfg(private_broker.port, topic_prefix), tmp_path)
+    for count in (3, 4, 5):
+        publisher.send(messages.encode_count(publisher.topics, "door", "person", count))
+    private_broker.start()
+    assert publisher.wait_connected(10)
+    subscriber = Subscriber(private_broker.host, private_broker.port, publisher.topics.count("door", "person"))
+    try:
+        assert subscriber.wait_for(lambda ms: len(ms) >= 1, 10)
+        assert [(m.payload, m.retain) for m in subscriber.snapshot()] == [(b"5", True)]
+    finally:
+        subscriber.close()
+    assert publisher.stats().fast_dropped == 0
+
+
+def test_pending_rows_are_resent_after_a_process_restart(
+    private_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """Events stored by a publisher that stopped before reaching the broker are sent by the next one."""
+    state = tmp_path / "state"
+    first = MqttPublisher(mqtt_cfg(private_broker.port, topic_prefix), OutboxConfig(), DEVICE, state)
+    first.start()
+    sent = [messages.encode_event(first.topics, event(n)) for n in range(10)]
+    for msg in sent:
+        first.send(msg)
+    first.stop(timeout_s=1.0)
+
+    private_broker.start()
+    subscriber = Subscriber(private_broker.host, private_broker.port, f"{topic_prefix}/{DEVICE}/events")
+    try:
+        second = start(started, mqtt_cfg(private_broker.port, topic_prefix), state)
+        assert second.stats().outbox_depth == 10
+        assert subscriber.wait_for(lambda ms: len(ms) >= 10, 20)
+        got = [m.json()["msg_id"] for m in subscriber.snapshot()]
+        assert got == [json.loads(m.payload)["msg_id"] for m in sent]
+        assert wait_until(lambda: second.stats().outbox_depth == 0)
+    finally:
+        subscriber.close()
+
+
+CHILD = """
+import sys, time
+from pathlib import Path
+from agent.config.schema import MqttConfig, OutboxConfig
+from agent.publish.client import MqttPublisher
+cfg = MqttConfig(host="127.0.0.1", port=int(sys.argv[1]), topic_prefix=sys.argv[2], keepalive_s=5)
+publisher = MqttPublisher(cfg, OutboxConfig(), "dev1", Path(sys.argv[3]))
+publisher.start()
+print("ready" if publisher.wait_connected(10) else "no-connection", flush=True)
+time.sleep(60)
+"""
+
+
+def test_killed_process_leaves_retained_offline_through_the_last_will(
+    broker: MosquittoBroker, topic_prefix: str, tmp_path: Path
+) -> None:
+    """A publisher process killed with SIGKILL gets `offline` retained on its status topic from the LWT."""
+    status = f"{topic_prefix}/{DEVICE}/status"
+    watcher = Subscriber(broker.host, broker.port, status)
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(broker.port), topic_prefix, str(tmp_path)],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        assert watcher.wait_for(lambda ms: any(m.payload == b"online" for m in ms), 10)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+        assert watcher.wait_for(lambda ms: ms[-1].payload == b"offline", 20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        watcher.close()
+    late = Subscriber(broker.host, broker.port, status)
+    try:
+        assert late.wait_for(lambda ms: len(ms) == 1, 10)
+        assert (late.snapshot()[0].payload, late.snapshot()[0].retain) == (b"offline", True)
+    finally:
+        late.close()
+
+
+def test_subscriptions_survive_reconnects_and_handler_errors(
+    private_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """A subscription keeps delivering after a broker restart, and a failing handler does not stop it."""
+    private_broker.start()
+    got: list[tuple[str, bytes]] = []
+
+    def handler(topic: str, payload: bytes) -> None:
+        got.append((topic, payload))
+        if payload == b"boom":
+            raise RuntimeError("handler bug")
+
+    publisher = start(started, mqtt_cfg(private_broker.port, topic_prefix), tmp_path)
+    publisher.subscribe(f"{topic_prefix}/cmd/#", handler)
+    assert publisher.wait_connected(10)
+
+    def delivered(payload: bytes) -> bool:
+        """Publish from another client (again on each poll, in case the subscription was not active yet)."""
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client.connect("127.0.0.1", private_broker.port)
+        client.loop_start()
+        client.publish(f"{topic_prefix}/cmd/x", payload, qos=1).wait_for_publish(5)
+        client.loop_stop()
+        client.disconnect()
+        time.sleep(0.2)
+        return (f"{topic_prefix}/cmd/x", payload) in got
+
+    assert wait_until(lambda: delivered(b"boom"), timeout_s=10)
+    private_broker.stop()
+    assert wait_until(lambda: not publisher.connected)
+    private_broker.start()
+    assert publisher.wait_connected(10)
+    assert wait_until(lambda: delivered(b"after"), timeout_s=10)
+    assert publisher.connected
