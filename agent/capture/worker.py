@@ -48,6 +48,7 @@ class CaptureStats:
     dropped: int
     reconnects: int
     frozen: int
+    nominal_fps: float  # the source's own frame rate (0 when it does not say)
     offline_s: float
     online: bool
     fps: float
@@ -103,11 +104,13 @@ class CaptureWorker:
         self._wall = wall
         self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, rng)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=False)
+        # Daemon: a camera hung in open() must not block process exit after the supervisor's bounded join.
+        self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=True)
         self._lock = threading.Lock()  # guards the counters below, read by stats()
         self._frames = 0
         self._reconnects = 0
         self._frozen = 0
+        self._nominal_fps = 0.0
         self._online: bool | None = None  # None until the first open succeeds or fails
         self._offline_since: float | None = None
         self._offline_total_s = 0.0
@@ -145,6 +148,7 @@ class CaptureWorker:
                 dropped=self.ring.counters().dropped,
                 reconnects=self._reconnects,
                 frozen=self._frozen,
+                nominal_fps=self._nominal_fps,
                 offline_s=offline_s,
                 online=bool(self._online),
                 fps=fps,
@@ -190,6 +194,7 @@ class CaptureWorker:
 
     def _pump(self, source: FrameSource) -> _Outcome:
         frozen = FrozenDetector(self.config.frozen_timeout_s)
+        self._nominal_fps = source.fps or 0.0
         pacer = Pacer(source.fps or FALLBACK_FILE_FPS) if source.is_file and self.config.realtime else None
         shape: tuple[int, ...] = source.frame_shape or UNKNOWN_SHAPE
         frames = 0

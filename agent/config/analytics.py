@@ -9,17 +9,14 @@ from __future__ import annotations
 import math
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from agent.config.base import StrictModel
 from agent.geometry import Point, polygon_area
 
 MIN_POLYGON_POINTS = 3
 
 
-class AnalyticsModel(BaseModel):
-    """Same settings as schema.StrictModel; a base of its own because schema imports this module."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _check_point(point: Point) -> Point:
@@ -43,7 +40,7 @@ CheckedPoint = Annotated[Point, AfterValidator(_check_point)]
 Polygon = Annotated[tuple[Point, ...], AfterValidator(_check_polygon)]
 
 
-class LabelFilter(AnalyticsModel):
+class LabelFilter(StrictModel):
     min_score: float | None = Field(
         default=None,
         ge=0.0,
@@ -64,7 +61,7 @@ class LabelFilter(AnalyticsModel):
         return self
 
 
-class ZoneConfig(AnalyticsModel):
+class ZoneConfig(StrictModel):
     points: Polygon = Field(
         description="Polygon of >= 3 [x, y] points: pixels, or 0..1 of the frame when every coordinate is <= 1."
     )
@@ -79,7 +76,7 @@ class ZoneConfig(AnalyticsModel):
     )
 
 
-class LineConfig(AnalyticsModel):
+class LineConfig(StrictModel):
     a: CheckedPoint = Field(
         description="First end [x, y] of the count line (pixels, or 0..1 if a and b are both <= 1)."
     )
@@ -101,7 +98,7 @@ class LineConfig(AnalyticsModel):
         return self
 
 
-class TrackerConfig(AnalyticsModel):
+class TrackerConfig(StrictModel):
     min_hits: int = Field(default=3, ge=1, le=100, description="Matched frames before a track is confirmed (reported).")
     max_age_s: float = Field(
         default=2.0, gt=0.0, le=3600.0, description="Seconds a track may go unmatched before it is dropped."
@@ -134,7 +131,7 @@ class TrackerConfig(AnalyticsModel):
         return self
 
 
-class EventsConfig(AnalyticsModel):
+class EventsConfig(StrictModel):
     min_duration_s: float = Field(
         default=1.0,
         ge=0.0,

@@ -10,19 +10,17 @@ import re
 import zoneinfo
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from agent.config.base import StrictModel
 from agent.types import Severity
 
 HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
-class _Strict(BaseModel):
-    # Local twin of schema.StrictModel: schema.py imports this module, so importing it back would be circular.
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class TimeWindow(_Strict):
+class TimeWindow(StrictModel):
     start: str = Field(default="00:00", pattern=HHMM_PATTERN, description="Local start time HH:MM (inclusive).")
     end: str = Field(
         default="00:00",
@@ -42,7 +40,7 @@ class TimeWindow(_Strict):
         return days
 
 
-class CountAnomalyConfig(_Strict):
+class CountAnomalyConfig(StrictModel):
     enabled: bool = Field(
         default=True, description="Report object counts far above (surge) or below (absence) the learned baseline."
     )
@@ -105,7 +103,7 @@ class CountAnomalyConfig(_Strict):
     severity: Severity = Field(default=Severity.WARNING, description="Severity of count anomalies.")
 
 
-class RestrictedRule(_Strict):
+class RestrictedRule(StrictModel):
     name: str = Field(
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
         description="Rule name, unique per camera; shown in the anomaly details.",
@@ -119,7 +117,7 @@ class RestrictedRule(_Strict):
     )
 
 
-class RestrictedZoneConfig(_Strict):
+class RestrictedZoneConfig(StrictModel):
     enabled: bool = Field(default=True, description="Report forbidden labels inside restricted zones.")
     rules: list[RestrictedRule] = Field(
         default_factory=list, description="Restricted zone rules; none means nothing is restricted."
@@ -138,7 +136,7 @@ class RestrictedZoneConfig(_Strict):
         return self
 
 
-class LoiteringConfig(_Strict):
+class LoiteringConfig(StrictModel):
     enabled: bool = Field(default=True, description="Report objects staying in a zone too long.")
     zones: list[str] = Field(default_factory=list, description="Zones watched; empty watches every zone.")
     labels: list[str] = Field(
@@ -154,7 +152,7 @@ class LoiteringConfig(_Strict):
     severity: Severity = Field(default=Severity.WARNING, description="Severity of loitering anomalies.")
 
 
-class TamperConfig(_Strict):
+class TamperConfig(StrictModel):
     enabled: bool = Field(default=True, description="Report blackout, defocus, covered lens and camera moved.")
     grey_width_px: int = Field(
         default=320, ge=64, le=1280, description="Width of the grey frame the caller downscales to (aspect kept)."
@@ -224,7 +222,7 @@ class TamperConfig(_Strict):
         return self
 
 
-class StreamAnomalyConfig(_Strict):
+class StreamAnomalyConfig(StrictModel):
     enabled: bool = Field(default=True, description="Report camera offline, frozen picture and frame-rate collapse.")
     offline_sustain_s: float = Field(default=10.0, ge=0, description="Offline this long before the anomaly starts.")
     frozen_sustain_s: float = Field(default=5.0, ge=0, description="Frozen this long before the anomaly starts.")
@@ -238,7 +236,7 @@ class StreamAnomalyConfig(_Strict):
     severity: Severity = Field(default=Severity.CRITICAL, description="Severity of stream anomalies.")
 
 
-class RareObjectConfig(_Strict):
+class RareObjectConfig(StrictModel):
     enabled: bool = Field(
         default=True, description="Report labels this camera has almost never seen, or sees at an unusual hour."
     )
@@ -263,7 +261,7 @@ class RareObjectConfig(_Strict):
     severity: Severity = Field(default=Severity.INFO, description="Severity of rare object anomalies.")
 
 
-class AnomalyConfig(_Strict):
+class AnomalyConfig(StrictModel):
     enabled: bool = Field(default=True, description="Master switch of this camera's anomaly detection.")
     timezone: str = Field(
         default="UTC", description="IANA zone name for hour-of-week baselines and schedules, e.g. Europe/Berlin."

@@ -71,7 +71,11 @@ def parse_yaml(text: bytes | str, source: str, limits: ParseLimits) -> tuple[Any
     except UnicodeDecodeError as exc:
         line = raw[: exc.start].count(b"\n") + 1
         raise ConfigError(f"{source}:{line}: not UTF-8 text (byte {exc.start}); save the file as UTF-8") from exc
-    loader = _SafeLoader(decoded)
+    try:
+        loader = _SafeLoader(decoded)
+    except yaml.reader.ReaderError as exc:  # the reader checks for control characters up front
+        line = decoded[: exc.position].count("\n") + 1
+        raise ConfigError(f"{source}:{line}: invalid YAML: {exc.reason} (character U+{exc.character:04X})") from exc
     lines: LineIndex = {}
     try:
         node = loader.get_single_node()

@@ -8,16 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from agent.config.base import StrictModel
 
 
-class OutputsModel(BaseModel):
-    """Same settings as schema.StrictModel; a base of its own because schema imports this module."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class SnapshotConfig(OutputsModel):
+class SnapshotConfig(StrictModel):
     enabled: bool = Field(True, description="Publish a JPEG of each event's best frame on <camera>/<label>/snapshot.")
     crop: bool = Field(False, description="Send the object's crop (plus crop_margin_frac) instead of the whole frame.")
     crop_margin_frac: float = Field(
@@ -59,7 +55,7 @@ class SnapshotConfig(OutputsModel):
 DEFAULT_DISCOVERY_LABELS = ("person", "car")
 
 
-class DiscoveryConfig(OutputsModel):
+class DiscoveryConfig(StrictModel):
     enabled: bool = Field(False, description="Publish Home Assistant MQTT discovery configs (retained).")
     discovery_prefix: str = Field(
         "homeassistant", pattern=r"^[^#+\s]+$", description="Home Assistant's discovery prefix (its MQTT setting)."

@@ -8,18 +8,13 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import Field, field_validator
 
 from agent.config.analytics import Polygon
+from agent.config.base import StrictModel
 
 
-class PerfModel(BaseModel):
-    """Same settings as schema.StrictModel; a base of its own because schema imports this module."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class MotionConfig(PerfModel):
+class MotionConfig(StrictModel):
     enabled: bool = Field(
         default=True,
         description="Run the detector only on motion (plus track re-checks); false runs it on every scheduled frame.",
@@ -100,7 +95,7 @@ class RegionMode(StrEnum):
     AUTO = "auto"
 
 
-class RegionsConfig(PerfModel):
+class RegionsConfig(StrictModel):
     mode: RegionMode = Field(
         default=RegionMode.AUTO,
         description="full_frame: the model sees the whole frame; motion_regions: square crops around motion and "

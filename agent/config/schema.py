@@ -7,27 +7,33 @@ the rest of the agent reads the resulting immutable objects."""
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from agent.config.analytics import EventsConfig, LabelFilter, LineConfig, Polygon, TrackerConfig, ZoneConfig
+from agent.config.anomaly import AnomalyConfig
+from agent.config.base import StrictModel
+from agent.config.outputs import DiscoveryConfig, SnapshotConfig
+from agent.config.perf import MotionConfig, RegionsConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Point = tuple[float, float]
 
 
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
 class TlsConfig(StrictModel):
     enabled: bool = Field(False, description="Connect with TLS (usually port 8883).")
-    ca_file: Path | None = Field(None, description="PEM CA bundle that signed the broker's certificate; None uses the system store.")
+    ca_file: Path | None = Field(
+        None, description="PEM CA bundle that signed the broker's certificate; None uses the system store."
+    )
     cert_file: Path | None = Field(None, description="PEM client certificate for mutual TLS.")
     key_file: Path | None = Field(None, description="PEM private key of the client certificate.")
-    verify_hostname: bool = Field(True, description="Check that the broker certificate names the host. Only disable for testing.")
+    verify_hostname: bool = Field(
+        True, description="Check that the broker certificate names the host. Only disable for testing."
+    )
 
     @model_validator(mode="after")
     def _cert_needs_key(self) -> TlsConfig:
@@ -39,63 +45,152 @@ class TlsConfig(StrictModel):
 class MqttConfig(StrictModel):
     host: str = Field("127.0.0.1", min_length=1, description="Broker host name or address.")
     port: int = Field(1883, ge=1, le=65535, description="Broker TCP port.")
-    topic_prefix: str = Field("edge-agent", pattern=r"^[^#+\s]+$", description="First topic level of everything the agent publishes.")
+    topic_prefix: str = Field(
+        "edge-agent", pattern=r"^[^#+\s]+$", description="First topic level of everything the agent publishes."
+    )
     client_id: str | None = Field(None, description="MQTT client id; default edge-agent-<device_id>.")
     username: str | None = Field(None, description="Broker user name.")
     password: str | None = Field(None, description="Broker password (prefer password_file or password_credential).")
     password_file: Path | None = Field(None, description="File whose first line is the broker password.")
-    password_credential: str | None = Field(None, description="Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) holding the password.")
+    password_credential: str | None = Field(
+        None, description="Name of a systemd credential ($CREDENTIALS_DIRECTORY/<name>) holding the password."
+    )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
     keepalive_s: int = Field(30, ge=5, le=3600, description="MQTT keepalive interval in seconds.")
-    qos: int = Field(1, ge=0, le=1, description="QoS of must-deliver messages (events, anomalies). Detections are always QoS 0.")
+    qos: int = Field(
+        1, ge=0, le=1, description="QoS of must-deliver messages (events, anomalies). Detections are always QoS 0."
+    )
     reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay; doubles per failure with jitter.")
     reconnect_max_s: float = Field(60.0, gt=0, description="Longest reconnect delay.")
     stats_interval_s: float = Field(30.0, gt=0, description="How often the stats message is published.")
+    connect_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="Seconds to wait for the TCP connect and TLS handshake of one attempt."
+    )
 
     @model_validator(mode="after")
     def _one_password_source(self) -> MqttConfig:
         given = [n for n in ("password", "password_file", "password_credential") if getattr(self, n) is not None]
         if len(given) > 1:
-            raise ValueError(f"give at most one of password, password_file, password_credential (got {', '.join(given)})")
+            raise ValueError(
+                f"give at most one of password, password_file, password_credential (got {', '.join(given)})"
+            )
         if self.reconnect_max_s < self.reconnect_initial_s:
             raise ValueError("reconnect_max_s must be >= reconnect_initial_s")
         return self
 
 
-class ModelKind(str, Enum):
+class OutboxConfig(StrictModel):
+    max_messages: int = Field(
+        100_000, ge=1, description="Most undelivered durable messages kept on disk; beyond it the oldest are evicted."
+    )
+    max_bytes: int = Field(
+        64 * 1024 * 1024, ge=1024, description="Most payload bytes kept on disk; beyond it the oldest are evicted."
+    )
+    max_age_s: float = Field(
+        7 * 24 * 3600.0, gt=0, description="Undelivered durable messages older than this are evicted (and counted)."
+    )
+    inflight_window: int = Field(
+        100, ge=1, le=10_000, description="Most durable messages handed to the MQTT client and not yet acknowledged."
+    )
+    handoff_queue_size: int = Field(
+        10_000, ge=1, description="Pipeline-to-outbox in-memory queue length; overflow is counted as an eviction."
+    )
+    synchronous: str = Field(
+        "full",
+        pattern=r"^(full|normal)$",
+        description="SQLite sync mode: full fsyncs each commit (survives power loss); "
+        "normal may lose the last commits on power loss.",
+    )
+
+
+class ModelKind(StrEnum):
     AUTO = "auto"
     SSD = "ssd"
     YOLO = "yolo"
 
 
-class Delegate(str, Enum):
+class Delegate(StrEnum):
     CPU = "cpu"
     EDGETPU = "edgetpu"
 
 
 class ModelConfig(StrictModel):
-    path: str = Field(description="A .tflite file path, or a catalogue name (see `edge-agent models list`) found in model_dir.")
-    labels: Path | None = Field(None, description="Label file, one label per line, line i = class i. Default: the catalogue's label file.")
-    kind: ModelKind = Field(ModelKind.AUTO, description="Output layout: auto (inspect the tensors), ssd (TFLite_Detection_PostProcess) or yolo (raw [1,4+C,N]).")
+    path: str = Field(
+        description="A .tflite file path, or a catalogue name (see `edge-agent models list`) found in model_dir."
+    )
+    labels: Path | None = Field(
+        None, description="Label file, one label per line, line i = class i. Default: the catalogue's label file."
+    )
+    kind: ModelKind = Field(
+        ModelKind.AUTO,
+        description="Output layout: auto (inspect the tensors), ssd (TFLite_Detection_PostProcess) or yolo (raw [1,4+C,N]).",
+    )
     threads: int = Field(2, ge=1, le=64, description="Interpreter CPU threads.")
-    delegate: Delegate = Field(Delegate.CPU, description="cpu (XNNPACK) or edgetpu (needs libedgetpu.so.1 and an _edgetpu model).")
-    min_score: float = Field(0.5, ge=0.0, le=1.0, description="Detections below this score are discarded (cameras may raise it).")
-    nms_iou: float = Field(0.5, gt=0.0, le=1.0, description="IoU above which YOLO boxes of one class are merged by NMS.")
+    delegate: Delegate = Field(
+        Delegate.CPU, description="cpu (XNNPACK) or edgetpu (needs libedgetpu.so.1 and an _edgetpu model)."
+    )
+    min_score: float = Field(
+        0.5, ge=0.0, le=1.0, description="Detections below this score are discarded (cameras may raise it)."
+    )
+    nms_iou: float = Field(
+        0.5, gt=0.0, le=1.0, description="IoU above which YOLO boxes of one class are merged by NMS."
+    )
     max_detections: int = Field(50, ge=1, le=1000, description="Most detections kept per frame.")
 
 
 class CameraConfig(StrictModel):
-    source: str = Field(min_length=1, description="V4L2 device (/dev/video0 or an index), rtsp(s)://, http(s):// (MJPEG/HLS) URL, or a video file path.")
+    source: str = Field(
+        min_length=1,
+        description="V4L2 device (/dev/video0 or an index), rtsp(s)://, http(s):// (MJPEG/HLS) URL, or a video file path.",
+    )
     enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
     loop: bool = Field(False, description="Files only: start again at the end instead of ending.")
     realtime: bool = Field(True, description="Files only: pace reading at the file's fps (false: as fast as possible).")
-    detect_fps: float = Field(5.0, gt=0, le=120, description="Most detector runs per second for this camera.")
-    min_score: float | None = Field(None, ge=0.0, le=1.0, description="Per-camera minimum score; default model.min_score.")
+    detect_fps: float = Field(5.0, gt=0, le=1000, description="Most detector runs per second for this camera.")
+    min_score: float | None = Field(
+        None, ge=0.0, le=1.0, description="Per-camera minimum score; default model.min_score."
+    )
     objects: list[str] = Field(default_factory=list, description="Labels to report; empty reports every label.")
-    ring_slots: int = Field(4, ge=3, le=64, description="Preallocated frame slots; the oldest unread frame is overwritten.")
+    ring_slots: int = Field(
+        4, ge=3, le=64, description="Preallocated frame slots; the oldest unread frame is overwritten."
+    )
     reconnect_initial_s: float = Field(1.0, gt=0, description="First reconnect delay after a read failure.")
     reconnect_max_s: float = Field(30.0, gt=0, description="Longest reconnect delay.")
-    open_timeout_s: float = Field(10.0, gt=0, description="Give up opening or reading a network stream after this long.")
+    open_timeout_s: float = Field(
+        10.0, gt=0, description="Seconds to wait for a network stream to open before counting a failure."
+    )
+    read_timeout_s: float = Field(
+        2.0,
+        gt=0,
+        le=60,
+        description="Seconds a network stream read may hang before it counts as failed; "
+        "also bounds how long stopping the camera can take.",
+    )
+    frozen_timeout_s: float = Field(
+        20.0,
+        ge=0,
+        description="Seconds of identical pictures after which the stream counts as failed and is reopened; "
+        "0 disables. Keep it above the camera's keyframe interval.",
+    )
+    filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label score and box-area filters.")
+    masks: tuple[Polygon, ...] = Field(
+        default=(), description="Polygons where detections are ignored (box bottom-centre inside)."
+    )
+    zones: dict[Name, ZoneConfig] = Field(
+        default_factory=dict, description="Named zones; events report the zones objects are in."
+    )
+    lines: dict[Name, LineConfig] = Field(
+        default_factory=dict, description="Named count lines; crossings are counted per direction."
+    )
+    tracker: TrackerConfig = Field(default_factory=TrackerConfig, description="Object tracker settings.")
+    events: EventsConfig = Field(default_factory=EventsConfig, description="Event lifecycle settings.")
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="Motion gate: skip the detector while nothing moves."
+    )
+    regions: RegionsConfig = Field(
+        default_factory=RegionsConfig, description="Detect on model-size crops around motion and tracks."
+    )
+    anomalies: AnomalyConfig = Field(default_factory=AnomalyConfig, description="Anomaly detection for this camera.")
 
     @model_validator(mode="after")
     def _check_backoff(self) -> CameraConfig:
@@ -107,11 +202,31 @@ class CameraConfig(StrictModel):
 class AgentConfig(StrictModel):
     device_id: Name = Field(description="This device's id: the second topic level; letters, digits, _ and -.")
     state_dir: Path = Field(Path("./state"), description="Directory for durable state (outbox, baselines).")
-    model_dir: Path | None = Field(None, description="Directory searched for catalogue models and labels (e.g. an air-gapped mirror); default <state_dir>/models.")
+    model_dir: Path | None = Field(
+        None,
+        description="Directory searched for catalogue models and labels (e.g. an air-gapped mirror); default <state_dir>/models.",
+    )
+    worker_stall_s: float = Field(
+        30.0,
+        gt=0,
+        description="A worker thread whose heartbeat is older than this is stalled: systemd WATCHDOG pings stop "
+        "so the service manager restarts the agent. Keep it above cameras' open_timeout_s.",
+    )
     log_level: str = Field("INFO", pattern=r"^(DEBUG|INFO|WARNING|ERROR)$", description="Logging level.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="Broker connection.")
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox of must-deliver messages.")
     model: ModelConfig = Field(description="The detector model.")
+    snapshots: SnapshotConfig = Field(
+        default_factory=SnapshotConfig, description="JPEG of each event's best frame (retained topic, optional files)."
+    )
+    discovery: DiscoveryConfig = Field(
+        default_factory=DiscoveryConfig, description="Home Assistant MQTT discovery (off by default)."
+    )
     cameras: dict[Name, CameraConfig] = Field(description="Cameras by name (the third topic level).")
+    groups: list[Name] = Field(
+        default_factory=list,
+        description="Fleet groups of this device; it also applies patches sent to <prefix>/groups/<g>/config/patch.",
+    )
 
     @field_validator("cameras")
     @classmethod

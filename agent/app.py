@@ -1,0 +1,28 @@
+"""Process entry for `edge-agent run`: signals, then the supervisor until it returns.
+
+Runs on the main thread. SIGTERM and SIGINT request an orderly stop."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from pathlib import Path
+from types import FrameType
+
+from agent.config.schema import AgentConfig
+from agent.supervisor import Supervisor
+
+log = logging.getLogger(__name__)
+
+
+def run_agent(config: AgentConfig, config_path: Path) -> int:
+    supervisor = Supervisor(config)
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s; stopping", signal.Signals(signum).name)
+        supervisor.stop_requested.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    log.info("edge-agent starting: device %s, config %s", config.device_id, config_path)
+    return supervisor.run()

@@ -1,0 +1,88 @@
+"""Builds and tears down everything one camera needs: ring, capture thread,
+detection stage, anomaly stage and processor. Called by the supervisor only."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.anomaly.stream import StreamStatus
+from agent.capture import CaptureWorker, FrameRing
+from agent.config.schema import AgentConfig, CameraConfig
+from agent.detect import Detector
+from agent.pipeline.anomaly_stage import AnomalyStage
+from agent.pipeline.counters import DetectCounters
+from agent.pipeline.detection_stage import DetectionStage
+from agent.pipeline.processor import CameraProcessor, Snapshots
+from agent.publish.topics import Topics
+
+FROZEN_RECENT_S = 60.0  # a frozen-stream reconnect within this window reports the stream as frozen
+
+
+@dataclass
+class CameraUnit:
+    """One running camera."""
+
+    name: str
+    config: CameraConfig
+    ring: FrameRing
+    capture: CaptureWorker
+    processor: CameraProcessor
+    counters: DetectCounters
+
+
+@dataclass(frozen=True, slots=True)
+class CameraDeps:
+    """What every camera shares: the agent config, the detector, topics, the snapshot worker."""
+
+    agent: AgentConfig
+    detector: Detector
+    topics: Topics
+    frame_ready: threading.Event
+    snapshots: Snapshots | None
+    status_listener: Callable[[str, bool], None]
+
+
+def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps) -> CameraUnit:
+    """Create (but do not start) a camera's ring, capture worker and processor."""
+    ring = FrameRing(name, cfg.ring_slots, notify=deps.frame_ready)
+    capture = CaptureWorker(name, cfg, ring, status_listener=deps.status_listener)
+    counters = DetectCounters()
+    detection = DetectionStage(cfg.motion, cfg.regions, deps.detector, deps.agent.model.nms_iou)
+    anomalies = AnomalyStage(
+        name, cfg.anomalies, anomaly_state_path(deps.agent.state_dir, name), stream_status_of(capture)
+    )
+    processor = CameraProcessor(
+        name,
+        cfg,
+        deps.agent.model.min_score,
+        detection,
+        deps.topics,
+        counters,
+        anomalies=anomalies,
+        snapshots=deps.snapshots,
+    )
+    return CameraUnit(name, cfg, ring, capture, processor, counters)
+
+
+def anomaly_state_path(state_dir: Path, camera: str) -> Path:
+    return state_dir / "anomaly" / f"{camera}.json"
+
+
+def stream_status_of(capture: CaptureWorker) -> Callable[[], StreamStatus]:
+    """A reader of the capture worker's health for the stream anomaly detector."""
+    frozen_seen = [0, 0.0]  # frozen count last seen, monotonic time it last grew
+
+    def status() -> StreamStatus:
+        stats = capture.stats()
+        if stats.frozen > frozen_seen[0]:
+            frozen_seen[0], frozen_seen[1] = stats.frozen, stats.heartbeat_mono
+        frozen = frozen_seen[1] > 0.0 and stats.heartbeat_mono - frozen_seen[1] < FROZEN_RECENT_S
+        online = stats.online or stats.ended
+        return StreamStatus(
+            online=online, frozen=frozen, fps=stats.fps, nominal_fps=0.0 if stats.ended else stats.nominal_fps
+        )
+
+    return status

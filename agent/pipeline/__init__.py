@@ -1,0 +1,1 @@
+"""The inference pipeline: scheduling cameras onto the detector and turning results into messages."""

@@ -1,0 +1,92 @@
+"""Feeds one camera's anomaly engine from the inference thread: tracks and zones
+every processed frame, a small grey frame at the tamper check rate, the stream's
+health once a second even while no frames arrive, and persists the learned baselines."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+
+from agent.anomaly import AnomalyEngine
+from agent.anomaly.common import AnomalyStateError
+from agent.anomaly.stream import StreamStatus
+from agent.anomaly.tamper import tamper_grey
+from agent.config.anomaly import AnomalyConfig
+from agent.types import Anomaly, Frame, Track
+
+log = logging.getLogger(__name__)
+
+STATE_SAVE_INTERVAL_S = 300.0
+
+
+class AnomalyStage:
+    """One camera's anomaly engine plus the timing and persistence around it."""
+
+    def __init__(
+        self,
+        camera: str,
+        cfg: AnomalyConfig,
+        state_path: Path,
+        stream_status: Callable[[], StreamStatus],
+    ) -> None:
+        self._cfg = cfg
+        self._engine = AnomalyEngine(camera, cfg, lambda: uuid.uuid4().hex)
+        self._state_path = state_path
+        self._stream_status = stream_status
+        self._next_grey_wall = 0.0
+        self._next_save_wall = 0.0
+        self._load_state()
+
+    def on_frame(
+        self, frame: Frame, tracks: Sequence[Track], zones: Mapping[int, tuple[str, ...]], event_ids: Mapping[int, str]
+    ) -> list[Anomaly]:
+        if not self._cfg.enabled:
+            return []
+        grey = None
+        if self._cfg.tamper.enabled and frame.ts_wall >= self._next_grey_wall:
+            grey = tamper_grey(frame.image, self._cfg.tamper.grey_width_px)
+            self._next_grey_wall = frame.ts_wall + self._cfg.tamper.check_interval_s
+        found = self._engine.update(frame.ts_wall, tracks, zones, grey, self._stream_status(), event_ids)
+        self._maybe_save(frame.ts_wall)
+        return found
+
+    def on_tick(self, ts_wall: float, tracks: Sequence[Track], zones: Mapping[int, tuple[str, ...]]) -> list[Anomaly]:
+        """Called about once a second whether or not frames arrive, so stream faults start and end."""
+        if not self._cfg.enabled:
+            return []
+        found = self._engine.update(ts_wall, tracks, zones, None, self._stream_status())
+        self._maybe_save(ts_wall)
+        return found
+
+    def finish(self, ts_wall: float) -> list[Anomaly]:
+        resolved = self._engine.resolve_all(ts_wall)
+        self.save_state()
+        return resolved
+
+    def _maybe_save(self, ts_wall: float) -> None:
+        if ts_wall >= self._next_save_wall:
+            if self._next_save_wall > 0.0:
+                self.save_state()
+            self._next_save_wall = ts_wall + STATE_SAVE_INTERVAL_S
+
+    def save_state(self) -> None:
+        """Atomic write of the learned baselines; a failure is logged, the agent keeps running."""
+        tmp = self._state_path.with_suffix(".tmp")
+        try:
+            self._state_path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(self._engine.to_state()))
+            os.replace(tmp, self._state_path)
+        except OSError as exc:
+            log.warning("cannot save anomaly state to %s: %s", self._state_path, exc)
+
+    def _load_state(self) -> None:
+        if not self._state_path.exists():
+            return
+        try:
+            self._engine.from_state(json.loads(self._state_path.read_text()))
+        except (OSError, ValueError, AnomalyStateError) as exc:
+            log.warning("ignoring anomaly state %s (baselines relearn from now): %s", self._state_path, exc)

@@ -1,0 +1,179 @@
+"""Per-camera analytics on the inference thread: detection stage, filters, tracker,
+zones, events, lines, counts, snapshots and anomalies, turned into outbound messages.
+
+One CameraProcessor per camera; only the inference thread calls it. Geometry that
+depends on the frame size (zones, lines) is built at the first frame."""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.config.outputs import SnapshotConfig
+from agent.config.schema import CameraConfig
+from agent.counts import ObjectCounter
+from agent.events import EventEngine
+from agent.filters import DetectionFilter
+from agent.lines import LineCounter
+from agent.pipeline.anomaly_stage import AnomalyStage
+from agent.pipeline.counters import DetectCounters
+from agent.pipeline.detection_stage import DetectionStage
+from agent.publish import messages
+from agent.publish.messages import OutboundMessage
+from agent.publish.topics import Topics
+from agent.snapshots import SnapshotJob, make_job
+from agent.track import Tracker
+from agent.types import DetectionResult, Event, EventKind, Frame, Track, TrackState
+from agent.zones import ZoneTracker
+
+ZonesByTrack = dict[int, tuple[str, ...]]
+
+
+def new_event_id() -> str:
+    return uuid.uuid4().hex
+
+
+class SnapshotSink(Protocol):
+    """The snapshot worker as the inference thread sees it (agent.snapshots.SnapshotWorker)."""
+
+    def submit(self, job: SnapshotJob) -> bool: ...
+
+    def has_snapshot(self, event_id: str) -> bool: ...
+
+    def forget(self, event_id: str) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshots:
+    sink: SnapshotSink
+    config: SnapshotConfig
+
+
+class CameraProcessor:
+    """Everything that happens to one camera's frame after capture."""
+
+    def __init__(
+        self,
+        name: str,
+        cfg: CameraConfig,
+        model_min_score: float,
+        detection: DetectionStage,
+        topics: Topics,
+        counters: DetectCounters,
+        anomalies: AnomalyStage | None = None,
+        snapshots: Snapshots | None = None,
+        event_ids: Callable[[], str] = new_event_id,
+    ) -> None:
+        self.name = name
+        self.cfg = cfg
+        self._detection = detection
+        self._topics = topics
+        self._counters = counters
+        self._anomalies = anomalies
+        self._snapshots = snapshots
+        self._filter = DetectionFilter(cfg, model_min_score)
+        self._tracker = Tracker(cfg.tracker)
+        self._events = EventEngine(name, cfg.events, cfg.tracker.max_age_s, event_ids)
+        self._counter = ObjectCounter()
+        self._detector_floor = min(self._filter.lowest_min_score(), cfg.tracker.low_score)
+        self._frame_size: tuple[int, int] | None = None
+        self._zones: ZoneTracker | None = None
+        self._lines: LineCounter | None = None
+        self._tracks: list[Track] = []
+        self._zones_now: ZonesByTrack = {}
+
+    def process(self, frame: Frame) -> list[OutboundMessage]:
+        active = [t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST)]
+        result = self._detection.run(frame, self._detector_floor, active)
+        if result is None:
+            self._counters.skipped()
+            return self._anomaly_messages(frame)
+        self._counters.detected(result.inference_ms, frame.ts_mono)
+        return self.analyse(frame, result)
+
+    def analyse(self, frame: Frame, result: DetectionResult) -> list[OutboundMessage]:
+        """Everything after the detector for one frame; separate so a scripted detector result can drive it."""
+        zones_tracker, lines = self._geometry(frame.width, frame.height)
+        candidates = self._filter.apply(result.detections, frame.width, frame.height, score_floor=self._detector_floor)
+        reported = tuple(d for d in candidates if d.score >= self._filter.min_score(d.label))
+        out: list[OutboundMessage] = []
+        if reported:
+            out.append(messages.encode_detections(self._topics, frame, DetectionResult(reported, result.inference_ms)))
+        self._tracks = self._tracker.update(candidates, frame.ts_mono)
+        self._zones_now = zones_tracker.update(self._tracks)
+        events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
+        self._take_snapshots(frame)
+        out.extend(self._event_messages(events))
+        out.extend(self._line_messages(lines, frame.ts_wall))
+        out.extend(self._count_messages())
+        out.extend(self._anomaly_messages(frame))
+        return out
+
+    def tick(self, ts_wall: float) -> list[OutboundMessage]:
+        """Periodic work that must happen even without frames (stream-fault anomalies)."""
+        if self._anomalies is None:
+            return []
+        found = self._anomalies.on_tick(ts_wall, self._tracks, self._zones_now)
+        return [messages.encode_anomaly(self._topics, anomaly) for anomaly in found]
+
+    def finish(self, ts_wall: float) -> list[OutboundMessage]:
+        """End every open event and anomaly (shutdown or camera removal) and report counts as 0."""
+        out = self._event_messages(self._events.end_all(ts_wall))
+        self._tracks, self._zones_now = [], {}
+        out.extend(self._count_messages())
+        if self._anomalies is not None:
+            out.extend(messages.encode_anomaly(self._topics, a) for a in self._anomalies.finish(ts_wall))
+        return out
+
+    def _geometry(self, width: int, height: int) -> tuple[ZoneTracker, LineCounter]:
+        if self._zones is None or self._lines is None or self._frame_size != (width, height):
+            self._frame_size = (width, height)
+            self._zones = ZoneTracker(self.cfg.zones, width, height)
+            self._lines = LineCounter(self.name, self.cfg.lines, width, height)
+        return self._zones, self._lines
+
+    def _take_snapshots(self, frame: Frame) -> None:
+        if self._snapshots is None or not self._snapshots.config.enabled:
+            return
+        for best in self._events.best_frames:
+            self._snapshots.sink.submit(make_job(frame, best.event_id, best.track, self._snapshots.config))
+
+    def _event_messages(self, events: list[Event]) -> list[OutboundMessage]:
+        out = []
+        for event in events:
+            if self._snapshots is not None:
+                event = dataclasses.replace(event, has_snapshot=self._snapshots.sink.has_snapshot(event.event_id))
+                if event.kind is EventKind.END:
+                    self._snapshots.sink.forget(event.event_id)
+            out.append(messages.encode_event(self._topics, event))
+        return out
+
+    def _line_messages(self, lines: LineCounter, ts_wall: float) -> list[OutboundMessage]:
+        crossings = lines.update(self._tracks, self._events.open_event_id, ts_wall)
+        out = [messages.encode_line_crossing(self._topics, crossing) for crossing in crossings]
+        totals = lines.totals
+        for line in sorted({c.line for c in crossings}):
+            out.append(
+                messages.encode_line_count(self._topics, self.name, line, totals[line].a_to_b, totals[line].b_to_a)
+            )
+        return out
+
+    def _count_messages(self) -> list[OutboundMessage]:
+        self._counter.update(self._tracks, self._zones_now)
+        out: list[OutboundMessage] = []
+        for key, count in self._counter.changes().items():
+            if key.zone is None:
+                out.append(messages.encode_count(self._topics, self.name, key.label, count))
+            else:
+                out.append(messages.encode_zone_count(self._topics, self.name, key.zone, key.label, count))
+        return out
+
+    def _anomaly_messages(self, frame: Frame) -> list[OutboundMessage]:
+        if self._anomalies is None:
+            return []
+        event_ids = {t.track_id: eid for t in self._tracks if (eid := self._events.open_event_id(t.track_id))}
+        found = self._anomalies.on_frame(frame, self._tracks, self._zones_now, event_ids)
+        return [messages.encode_anomaly(self._topics, anomaly) for anomaly in found]

@@ -1,0 +1,212 @@
+"""The supervisor (main thread): builds the workers from a config, keeps them
+healthy, publishes stats, speaks sd_notify, and shuts down in order.
+
+Threads it owns: one capture thread per camera, the inference thread, the snapshot
+worker and the publisher's threads. Only the supervisor starts or stops them."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from pathlib import Path
+
+from agent import __version__
+from agent.camera_unit import CameraDeps, CameraUnit, build_camera
+from agent.catalog import resolve_model
+from agent.config.schema import AgentConfig, CameraConfig
+from agent.detect import TFLiteDetector
+from agent.discovery import build_plan, sync_discovery
+from agent.health import Heartbeat, stalled_workers
+from agent.notify import SystemdNotifier
+from agent.pipeline.inference import CameraLane, InferenceWorker
+from agent.pipeline.processor import Snapshots
+from agent.publish import messages
+from agent.publish.client import MqttPublisher
+from agent.publish.messages import CameraStats, StatsSnapshot
+from agent.snapshot_store import RetentionLimits, SnapshotStore
+from agent.snapshots import SnapshotWorker
+
+log = logging.getLogger(__name__)
+
+SUPERVISOR_TICK_S = 0.25
+JOIN_TIMEOUT_S = 2.0
+READY_FRAME_WAIT_S = 10.0
+PUBLISHER_STOP_TIMEOUT_S = 2.0
+
+
+class Supervisor:
+    """Owns every worker of one running agent."""
+
+    def __init__(self, config: AgentConfig, notifier: SystemdNotifier | None = None) -> None:
+        self.config = config
+        self.notifier = notifier if notifier is not None else SystemdNotifier()
+        self.stop_requested = threading.Event()
+        self._frame_ready = threading.Event()
+        self._started_mono = time.monotonic()
+        resolved = resolve_model(config)
+        self.model_name = resolved.model_path.name
+        self.detector = TFLiteDetector(resolved.model_path, resolved.labels_path, config.model)
+        config.state_dir.mkdir(parents=True, exist_ok=True)
+        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+        self.publisher = MqttPublisher(
+            config.mqtt, config.outbox, config.device_id, config.state_dir, Path(credentials) if credentials else None
+        )
+        self.snapshot_worker = self._make_snapshot_worker()
+        self.inference = InferenceWorker(self.publisher.send, self._frame_ready)
+        self.cameras: dict[str, CameraUnit] = {}
+
+    def _make_snapshot_worker(self) -> SnapshotWorker | None:
+        cfg = self.config.snapshots
+        if not cfg.enabled:
+            return None
+        store = None
+        if cfg.save:
+            store = SnapshotStore(cfg.save_dir or self.config.state_dir / "snapshots", RetentionLimits.from_config(cfg))
+        return SnapshotWorker(self.publisher.topics, cfg, self.publisher.send, store)
+
+    def _deps(self) -> CameraDeps:
+        snapshots = Snapshots(self.snapshot_worker, self.config.snapshots) if self.snapshot_worker else None
+        return CameraDeps(
+            self.config, self.detector, self.publisher.topics, self._frame_ready, snapshots, self._camera_status
+        )
+
+    # --- lifecycle -------------------------------------------------------------
+    def start(self) -> None:
+        self.publisher.start()
+        if self.snapshot_worker is not None:
+            self.snapshot_worker.start()
+        sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.publisher.send)
+        for name, camera in self.config.cameras.items():
+            if camera.enabled:
+                self.start_camera(name, camera)
+        self.inference.start()
+
+    def start_camera(self, name: str, cfg: CameraConfig) -> None:
+        unit = build_camera(name, cfg, self._deps())
+        self.cameras[name] = unit
+        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / cfg.detect_fps))
+        unit.capture.start()
+
+    def stop_camera(self, name: str) -> None:
+        """Stop one camera: capture first, then its lane; its open events and anomalies end."""
+        unit = self.cameras.pop(name)
+        unit.capture.stop()
+        unit.capture.join(JOIN_TIMEOUT_S)
+        self.inference.retire_lane(name)
+
+    def _camera_status(self, camera: str, online: bool) -> None:
+        log.info("camera %s is %s", camera, "online" if online else "offline")
+        self.publisher.send(messages.encode_camera_status(self.publisher.topics, camera, online))
+
+    def run(self) -> int:
+        """Supervise until a stop is requested or every file source has ended; return the exit code."""
+        self.start()
+        self._announce_ready()
+        next_stats = time.monotonic() + self.config.mqtt.stats_interval_s
+        next_ping = time.monotonic()
+        while not self.stop_requested.wait(SUPERVISOR_TICK_S):
+            now = time.monotonic()
+            if self._all_sources_done():
+                log.info("every source has ended and its last frame is processed; stopping")
+                break
+            if now >= next_stats:
+                self.publish_stats()
+                next_stats = now + self.config.mqtt.stats_interval_s
+            if self.notifier.watchdog_interval_s is not None and now >= next_ping:
+                next_ping = now + self.notifier.watchdog_interval_s / 3.0
+                self._ping_watchdog(now)
+        self.shutdown()
+        return 0
+
+    def _ping_watchdog(self, now_mono: float) -> None:
+        """WATCHDOG=1 only while every worker's heartbeat is fresh: a hung worker gets us restarted."""
+        stalled = stalled_workers(self.heartbeats(), now_mono, self.config.worker_stall_s)
+        if stalled:
+            log.error("not pinging the systemd watchdog: stalled workers %s", ", ".join(stalled))
+            self.notifier.status(f"stalled: {', '.join(stalled)}")
+            return
+        self.notifier.watchdog()
+
+    def heartbeats(self) -> list[Heartbeat]:
+        beats = [Heartbeat("inference", self.inference.heartbeat_mono, self.inference.is_alive())]
+        beats += [
+            Heartbeat(f"capture-{name}", unit.capture.heartbeat_mono, not unit.capture.ended.is_set())
+            for name, unit in self.cameras.items()
+        ]
+        if self.snapshot_worker is not None:
+            beats.append(Heartbeat("snapshots", self.snapshot_worker.heartbeat_mono, True))
+        return beats
+
+    def _announce_ready(self) -> None:
+        deadline = time.monotonic() + READY_FRAME_WAIT_S
+        while time.monotonic() < deadline and not self.stop_requested.is_set():
+            if all(unit.ring.latest_seq > 0 for unit in self.cameras.values()):
+                break
+            time.sleep(0.05)
+        self.notifier.ready(self.status_line())
+        log.info("ready: %s", self.status_line())
+
+    def status_line(self) -> str:
+        online = sum(1 for unit in self.cameras.values() if unit.capture.stats().online)
+        broker = "connected" if self.publisher.connected else "disconnected"
+        return f"{online}/{len(self.cameras)} cameras online, broker {broker}, model {self.model_name}"
+
+    def _all_sources_done(self) -> bool:
+        if not self.cameras:
+            return False
+        return all(unit.capture.ended.is_set() and self.inference.idle_for(unit.name) for unit in self.cameras.values())
+
+    def stats_snapshot(self) -> StatsSnapshot:
+        now = time.monotonic()
+        cameras: dict[str, CameraStats] = {}
+        for name, unit in self.cameras.items():
+            capture = unit.capture.stats()
+            detect = unit.counters.snapshot(now)
+            ring = unit.ring.counters()
+            cameras[name] = CameraStats(
+                capture_fps=capture.fps,
+                detect_fps=detect.detect_fps,
+                frames=ring.committed,
+                dropped=ring.dropped,
+                reconnects=capture.reconnects,
+                online=capture.online,
+                offline_s=capture.offline_s,
+                inference_ms_p50=detect.inference_ms_p50,
+                inference_ms_p95=detect.inference_ms_p95,
+                skipped=detect.skipped,
+                starved=detect.starved,
+            )
+        return StatsSnapshot(
+            version=__version__,
+            uptime_s=now - self._started_mono,
+            runtime=self.detector.runtime_name,
+            model=self.model_name,
+            cameras=cameras,
+            publisher=self.publisher.stats(),
+        )
+
+    def publish_stats(self) -> None:
+        self.publisher.send(messages.encode_stats(self.publisher.topics, self.stats_snapshot()))
+        self.notifier.status(self.status_line())
+
+    def shutdown(self) -> None:
+        """Ordered stop: capture, inference, end open events, publish offline, disconnect."""
+        self.notifier.stopping()
+        for unit in self.cameras.values():
+            unit.capture.stop()
+        for unit in self.cameras.values():
+            unit.capture.join(JOIN_TIMEOUT_S)
+        self.inference.stop()
+        self.inference.join(JOIN_TIMEOUT_S)
+        if not self.inference.is_alive():
+            self.inference.finish_all(time.time())
+        else:
+            log.error("inference thread did not stop within %.0f s; open events are not ended", JOIN_TIMEOUT_S)
+        if self.snapshot_worker is not None:
+            self.snapshot_worker.stop()
+            self.snapshot_worker.join(JOIN_TIMEOUT_S)
+        self.publish_stats()
+        self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
+        self.notifier.close()
