@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The README's demo: set up, fetch the model (from the local mirror), make sure a
+# broker is listening on 127.0.0.1:1883 (a private mosquitto is started if none is),
+# run the agent on real surveillance video and print what a subscriber receives.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash tools/setup.sh
+
+export EDGE_AGENT_MODEL_MIRROR=${EDGE_AGENT_MODEL_MIRROR:-$(cd .. && pwd)/shared/assets/models}
+CONFIG=${CONFIG:-config/demo.yaml}
+mkdir -p state/models
+.venv/bin/edge-agent models pull ssd_mobilenet_v1_coco_uint8_300 --dest state/models
+
+pids=()
+cleanup() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
+  echo "demo: no broker on 127.0.0.1:1883; starting a private mosquitto" >&2
+  printf 'listener 1883 127.0.0.1\nallow_anonymous true\n' > state/demo-mosquitto.conf
+  mosquitto -c state/demo-mosquitto.conf >state/demo-mosquitto.log 2>&1 &
+  pids+=($!)
+  sleep 1
+fi
+
+.venv/bin/python tools/watch.py --topic 'edge-agent/demo/#' &
+pids+=($!)
+sleep 0.5
+echo "demo: running the agent on the sample video (Ctrl-C to stop early)" >&2
+.venv/bin/edge-agent run --config "$CONFIG"
+sleep 1
