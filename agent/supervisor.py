@@ -19,6 +19,7 @@ from agent.config.schema import AgentConfig, CameraConfig
 from agent.detect import TFLiteDetector
 from agent.discovery import build_plan, sync_discovery
 from agent.health import Heartbeat, stalled_workers
+from agent.metrics import MetricsExporter
 from agent.notify import SystemdNotifier
 from agent.pipeline.inference import CameraLane, InferenceWorker
 from agent.pipeline.processor import Snapshots
@@ -54,6 +55,7 @@ class Supervisor:
             config.mqtt, config.outbox, config.device_id, config.state_dir, Path(credentials) if credentials else None
         )
         self.snapshot_worker = self._make_snapshot_worker()
+        self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
         self.inference = InferenceWorker(self.publisher.send, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
 
@@ -74,6 +76,8 @@ class Supervisor:
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
+        if self.metrics is not None:
+            self.metrics.start()
         self.publisher.start()
         if self.snapshot_worker is not None:
             self.snapshot_worker.start()
@@ -188,7 +192,10 @@ class Supervisor:
         )
 
     def publish_stats(self) -> None:
-        self.publisher.send(messages.encode_stats(self.publisher.topics, self.stats_snapshot()))
+        snapshot = self.stats_snapshot()
+        self.publisher.send(messages.encode_stats(self.publisher.topics, snapshot))
+        if self.metrics is not None:
+            self.metrics.update(snapshot)
         self.notifier.status(self.status_line())
 
     def shutdown(self) -> None:
@@ -209,4 +216,6 @@ class Supervisor:
             self.snapshot_worker.join(JOIN_TIMEOUT_S)
         self.publish_stats()
         self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
+        if self.metrics is not None:
+            self.metrics.stop()
         self.notifier.close()

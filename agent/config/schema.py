@@ -16,6 +16,7 @@ from pydantic import Field, field_validator, model_validator
 from agent.config.analytics import EventsConfig, LabelFilter, LineConfig, Polygon, TrackerConfig, ZoneConfig
 from agent.config.anomaly import AnomalyConfig
 from agent.config.base import StrictModel
+from agent.config.metrics import MetricsConfig
 from agent.config.outputs import DiscoveryConfig, SnapshotConfig
 from agent.config.perf import MotionConfig, RegionsConfig
 
@@ -218,6 +219,9 @@ class AgentConfig(StrictModel):
     model: ModelConfig = Field(description="The detector model.")
     snapshots: SnapshotConfig = Field(
         default_factory=SnapshotConfig, description="JPEG of each event's best frame (retained topic, optional files)."
+    )
+    metrics: MetricsConfig = Field(
+        default_factory=MetricsConfig, description="Optional Prometheus endpoint with the stats figures."
     )
     discovery: DiscoveryConfig = Field(
         default_factory=DiscoveryConfig, description="Home Assistant MQTT discovery (off by default)."
