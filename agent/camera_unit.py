@@ -49,6 +49,14 @@ def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps) -> CameraUnit:
     """Create (but do not start) a camera's ring, capture worker and processor."""
     ring = FrameRing(name, cfg.ring_slots, notify=deps.frame_ready)
     capture = CaptureWorker(name, cfg, ring, status_listener=deps.status_listener)
+    processor, counters = build_processor(name, cfg, deps, capture)
+    return CameraUnit(name, cfg, ring, capture, processor, counters)
+
+
+def build_processor(
+    name: str, cfg: CameraConfig, deps: CameraDeps, capture: CaptureWorker
+) -> tuple[CameraProcessor, DetectCounters]:
+    """A fresh processor for a camera whose capture keeps running (e.g. after a model reload)."""
     counters = DetectCounters()
     detection = DetectionStage(cfg.motion, cfg.regions, deps.detector, deps.agent.model.nms_iou)
     anomalies = AnomalyStage(
@@ -64,7 +72,7 @@ def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps) -> CameraUnit:
         anomalies=anomalies,
         snapshots=deps.snapshots,
     )
-    return CameraUnit(name, cfg, ring, capture, processor, counters)
+    return processor, counters
 
 
 def anomaly_state_path(state_dir: Path, camera: str) -> Path:

@@ -13,11 +13,12 @@ import time
 from pathlib import Path
 
 from agent import __version__
-from agent.camera_unit import CameraDeps, CameraUnit, build_camera
+from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_processor
 from agent.catalog import resolve_model
 from agent.config.schema import AgentConfig, CameraConfig
 from agent.detect import TFLiteDetector
 from agent.discovery import build_plan, sync_discovery
+from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
 from agent.metrics import MetricsExporter
 from agent.notify import SystemdNotifier
@@ -25,7 +26,9 @@ from agent.pipeline.inference import CameraLane, InferenceWorker
 from agent.pipeline.processor import Snapshots
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
-from agent.publish.messages import CameraStats, StatsSnapshot
+from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
+from agent.remote.controller import ConfigHandler, RemoteConfigController
+from agent.remote.plan import ReconcilePlan
 from agent.snapshot_store import RetentionLimits, SnapshotStore
 from agent.snapshots import SnapshotWorker
 
@@ -40,24 +43,30 @@ PUBLISHER_STOP_TIMEOUT_S = 2.0
 class Supervisor:
     """Owns every worker of one running agent."""
 
-    def __init__(self, config: AgentConfig, notifier: SystemdNotifier | None = None) -> None:
+    def __init__(self, config: AgentConfig, config_path: Path, notifier: SystemdNotifier | None = None) -> None:
         self.config = config
         self.notifier = notifier if notifier is not None else SystemdNotifier()
         self.stop_requested = threading.Event()
+        self.reload_requested = threading.Event()
+        self._subscriptions: dict[str, ConfigHandler] = {}
         self._frame_ready = threading.Event()
         self._started_mono = time.monotonic()
-        resolved = resolve_model(config)
-        self.model_name = resolved.model_path.name
-        self.detector = TFLiteDetector(resolved.model_path, resolved.labels_path, config.model)
+        self.detector, self.model_name = load_detector(config)
         config.state_dir.mkdir(parents=True, exist_ok=True)
-        credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-        self.publisher = MqttPublisher(
-            config.mqtt, config.outbox, config.device_id, config.state_dir, Path(credentials) if credentials else None
-        )
+        self.publisher = make_publisher(config)
         self.snapshot_worker = self._make_snapshot_worker()
         self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
-        self.inference = InferenceWorker(self.publisher.send, self._frame_ready)
+        self.inference = InferenceWorker(self.send, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
+        self.remote = RemoteConfigController(self, config_path)
+
+    def send(self, message: OutboundMessage) -> None:
+        """Every outbound message goes through here, so a broker reconnect can swap the publisher."""
+        self.publisher.send(message)
+
+    def subscribe(self, topic_filter: str, handler: ConfigHandler) -> None:
+        self._subscriptions[topic_filter] = handler
+        self.publisher.subscribe(topic_filter, handler)
 
     def _make_snapshot_worker(self) -> SnapshotWorker | None:
         cfg = self.config.snapshots
@@ -66,7 +75,7 @@ class Supervisor:
         store = None
         if cfg.save:
             store = SnapshotStore(cfg.save_dir or self.config.state_dir / "snapshots", RetentionLimits.from_config(cfg))
-        return SnapshotWorker(self.publisher.topics, cfg, self.publisher.send, store)
+        return SnapshotWorker(self.publisher.topics, cfg, self.send, store)
 
     def _deps(self) -> CameraDeps:
         snapshots = Snapshots(self.snapshot_worker, self.config.snapshots) if self.snapshot_worker else None
@@ -81,11 +90,15 @@ class Supervisor:
         self.publisher.start()
         if self.snapshot_worker is not None:
             self.snapshot_worker.start()
-        sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.publisher.send)
+        self._sync_discovery()
         for name, camera in self.config.cameras.items():
             if camera.enabled:
                 self.start_camera(name, camera)
         self.inference.start()
+        self.remote.start()
+
+    def _sync_discovery(self) -> None:
+        sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
 
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps())
@@ -102,7 +115,7 @@ class Supervisor:
 
     def _camera_status(self, camera: str, online: bool) -> None:
         log.info("camera %s is %s", camera, "online" if online else "offline")
-        self.publisher.send(messages.encode_camera_status(self.publisher.topics, camera, online))
+        self.send(messages.encode_camera_status(self.publisher.topics, camera, online))
 
     def run(self) -> int:
         """Supervise until a stop is requested or every file source has ended; return the exit code."""
@@ -112,6 +125,11 @@ class Supervisor:
         next_ping = time.monotonic()
         while not self.stop_requested.wait(SUPERVISOR_TICK_S):
             now = time.monotonic()
+            if self.reload_requested.is_set():
+                self.reload_requested.clear()
+                self.remote.reload_file("SIGHUP")
+            self.remote.process_pending()
+            self.remote.watch_file(now)
             if self._all_sources_done():
                 log.info("every source has ended and its last frame is processed; stopping")
                 break
@@ -124,6 +142,72 @@ class Supervisor:
         self.shutdown()
         return 0
 
+    # --- reconcile -----------------------------------------------------------------
+    def apply_config(self, new: AgentConfig, plan: ReconcilePlan) -> str | None:
+        """Move the running agent to `new`, touching only what changed.
+
+        The parts that can fail (a new model, a new broker connection) come up first;
+        if one fails the old config stays in force and the reason is returned."""
+        detector, model_name = self.detector, self.model_name
+        if plan.model_reload:
+            try:
+                detector, model_name = load_detector(new)
+            except AgentError as exc:
+                return f"model did not load: {exc}"
+        if plan.mqtt_reconnect:
+            failure = self._swap_publisher(new)
+            if failure is not None:
+                return failure
+        self.config, self.detector, self.model_name = new, detector, model_name
+        for name in plan.cameras_removed:
+            self.stop_camera(name)
+        for name in plan.cameras_restarted:
+            self.stop_camera(name)
+            self.start_camera(name, new.cameras[name])
+        for name in plan.cameras_added:
+            self.start_camera(name, new.cameras[name])
+        if plan.model_reload or plan.mqtt_reconnect or "snapshots" in plan.other_changed:
+            for name in plan.cameras_unchanged:
+                self._replace_processor(name)
+        self._sync_discovery()
+        return None
+
+    def _replace_processor(self, name: str) -> None:
+        """New detector or topics for a camera whose capture keeps running: frames continue without a gap."""
+        unit = self.cameras[name]
+        unit.processor, unit.counters = build_processor(name, unit.config, self._deps(), unit.capture)
+        self.inference.retire_lane(name)
+        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / unit.config.detect_fps))
+
+    def _swap_publisher(self, new: AgentConfig) -> str | None:
+        """Connect with the new broker settings; on failure reconnect with the old ones."""
+        old_config = self.config
+        self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
+        try:
+            candidate = make_publisher(new)
+        except AgentError as exc:
+            self._restart_publisher(old_config)
+            return f"broker settings unusable: {exc}"
+        candidate.start()
+        if not candidate.wait_connected(new.remote_config.apply_timeout_s):
+            reason = candidate.stats()
+            candidate.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
+            self._restart_publisher(old_config)
+            return f"no connection to {new.mqtt.host}:{new.mqtt.port} within {new.remote_config.apply_timeout_s:.0f} s ({reason.connect_attempts} attempts)"
+        self.publisher = candidate
+        self._resubscribe()
+        return None
+
+    def _restart_publisher(self, config: AgentConfig) -> None:
+        self.publisher = make_publisher(config)
+        self.publisher.start()
+        self._resubscribe()
+
+    def _resubscribe(self) -> None:
+        for topic_filter, handler in self._subscriptions.items():
+            self.publisher.subscribe(topic_filter, handler)
+
+    # --- health ----------------------------------------------------------------------
     def _ping_watchdog(self, now_mono: float) -> None:
         """WATCHDOG=1 only while every worker's heartbeat is fresh: a hung worker gets us restarted."""
         stalled = stalled_workers(self.heartbeats(), now_mono, self.config.worker_stall_s)
@@ -193,7 +277,7 @@ class Supervisor:
 
     def publish_stats(self) -> None:
         snapshot = self.stats_snapshot()
-        self.publisher.send(messages.encode_stats(self.publisher.topics, snapshot))
+        self.send(messages.encode_stats(self.publisher.topics, snapshot))
         if self.metrics is not None:
             self.metrics.update(snapshot)
         self.notifier.status(self.status_line())
@@ -219,3 +303,15 @@ class Supervisor:
         if self.metrics is not None:
             self.metrics.stop()
         self.notifier.close()
+
+
+def load_detector(config: AgentConfig) -> tuple[TFLiteDetector, str]:
+    resolved = resolve_model(config)
+    return TFLiteDetector(resolved.model_path, resolved.labels_path, config.model), resolved.model_path.name
+
+
+def make_publisher(config: AgentConfig) -> MqttPublisher:
+    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
+    return MqttPublisher(
+        config.mqtt, config.outbox, config.device_id, config.state_dir, Path(credentials) if credentials else None
+    )

@@ -19,6 +19,7 @@ from agent.config.base import StrictModel
 from agent.config.metrics import MetricsConfig
 from agent.config.outputs import DiscoveryConfig, SnapshotConfig
 from agent.config.perf import MotionConfig, RegionsConfig
+from agent.config.remote import RemoteConfigSettings
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -222,6 +223,9 @@ class AgentConfig(StrictModel):
     )
     metrics: MetricsConfig = Field(
         default_factory=MetricsConfig, description="Optional Prometheus endpoint with the stats figures."
+    )
+    remote_config: RemoteConfigSettings = Field(
+        default_factory=RemoteConfigSettings, description="Remote configuration over MQTT and config-file reloads."
     )
     discovery: DiscoveryConfig = Field(
         default_factory=DiscoveryConfig, description="Home Assistant MQTT discovery (off by default)."

@@ -1,0 +1,27 @@
+"""Settings of remote configuration over MQTT and of config-file reloads."""
+
+from pathlib import Path
+
+from pydantic import Field
+
+from agent.config.base import StrictModel
+
+
+class RemoteConfigSettings(StrictModel):
+    enabled: bool = Field(True, description="Accept config/set, config/patch and config/get over MQTT.")
+    max_bytes: int = Field(
+        256 * 1024, ge=1024, le=16 * 1024 * 1024, description="Largest accepted remote document, in bytes."
+    )
+    apply_timeout_s: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="A new model or broker connection must come up within this, or it is rolled back.",
+    )
+    watch_file: bool = Field(True, description="Reload when the config file changes on disk (SIGHUP always reloads).")
+    watch_interval_s: float = Field(2.0, gt=0, description="How often the config file's modification time is checked.")
+    allowed_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Extra directories a remote config may name (camera files, models, labels); the config file's "
+        "directory, state_dir and model_dir are always allowed. Changing this list needs an edit on disk.",
+    )
