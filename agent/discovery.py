@@ -1,7 +1,7 @@
 """Home Assistant MQTT discovery: the retained entity configs that describe this agent.
 
 Pure builders turn the AgentConfig into a `DiscoveryPlan` (one device per agent,
-entities per camera x label and zone x label); `DiscoveryPlan.diff` adds empty retained
+entities per camera x label, zone x label and camera x anomaly kind); `DiscoveryPlan.diff` adds empty retained
 payloads for entities that disappeared. `sync_discovery` persists the published topics
 in <state_dir>/discovery.json. Called by the supervisor (main thread) at start and reload."""
 
@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import __version__
+from agent.anomaly import anomaly_kinds as enabled_anomaly_kinds
 from agent.config.outputs import DiscoveryConfig
 from agent.config.schema import AgentConfig, CameraConfig
 from agent.errors import ConfigError
@@ -209,9 +210,11 @@ def build_plan(
     config: AgentConfig,
     discovery: DiscoveryConfig,
     sw_version: str = __version__,
-    anomaly_kinds: Sequence[str] = (),
+    anomaly_kinds: Sequence[str] | None = None,
 ) -> DiscoveryPlan:
-    """Every entity for the enabled cameras; an empty plan when discovery is disabled (clears all)."""
+    """Every entity for the enabled cameras; an empty plan when discovery is disabled (clears all).
+
+    Anomaly entities cover the kinds each camera's anomaly config enables, unless `anomaly_kinds` is given."""
     if not discovery.enabled:
         return DiscoveryPlan((), discovery.qos)
     ctx = make_context(config, discovery, sw_version)
@@ -220,7 +223,8 @@ def build_plan(
     try:
         for name in cameras:
             entities.extend(camera_entities(ctx, name, config.cameras[name], discovery))
-        entities.extend(anomaly_entities(ctx, cameras, anomaly_kinds))
+            kinds = enabled_anomaly_kinds(config.cameras[name].anomalies) if anomaly_kinds is None else anomaly_kinds
+            entities.extend(anomaly_entities(ctx, [name], kinds))
     except ValueError as exc:
         raise ConfigError(f"home assistant discovery: {exc}; rename it in the config") from exc
     return DiscoveryPlan(tuple(entities), discovery.qos)

@@ -1,7 +1,7 @@
 """Anomaly detection: pure per-camera detectors composed by AnomalyEngine (inference thread)."""
 
 from agent.anomaly.common import AnomalyStateError, IdFactory
-from agent.anomaly.engine import AnomalyEngine
+from agent.anomaly.engine import AnomalyEngine, anomaly_kinds
 from agent.anomaly.stream import StreamStatus
 from agent.anomaly.tamper import TamperFeatures, tamper_features, tamper_grey
 
@@ -11,6 +11,7 @@ __all__ = [
     "IdFactory",
     "StreamStatus",
     "TamperFeatures",
+    "anomaly_kinds",
     "tamper_features",
     "tamper_grey",
 ]

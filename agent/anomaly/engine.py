@@ -15,12 +15,35 @@ from agent.anomaly.loitering import LoiteringDetector
 from agent.anomaly.rare import RareObjectDetector
 from agent.anomaly.restricted import RestrictedZoneDetector
 from agent.anomaly.stream import StreamDetector, StreamStatus
+from agent.anomaly.tamper import KINDS as TAMPER_KINDS
 from agent.anomaly.tamper import TamperDetector, tamper_features
 from agent.config.anomaly import AnomalyConfig
 from agent.types import Anomaly, Image, Track
 
 STATE_VERSION = 1
 _NO_EVENTS: Mapping[int, str] = {}
+STREAM_KINDS = ("offline", "frozen", "fps_low")
+COUNT_KINDS = ("surge", "absence")
+
+
+def anomaly_kinds(cfg: AnomalyConfig) -> tuple[str, ...]:
+    """Every Anomaly.kind an engine built from `cfg` can emit (e.g. for Home Assistant entities)."""
+    if not cfg.enabled:
+        return ()
+    kinds: list[str] = []
+    if cfg.count.enabled:
+        kinds += [f"count_{k}" for k in COUNT_KINDS]
+    if cfg.restricted_zone.enabled and cfg.restricted_zone.rules:
+        kinds.append("restricted_zone")
+    if cfg.loitering.enabled:
+        kinds.append("loitering")
+    if cfg.tamper.enabled:
+        kinds += [f"tamper_{k}" for k in TAMPER_KINDS]
+    if cfg.stream.enabled:
+        kinds += [f"stream_{k}" for k in STREAM_KINDS]
+    if cfg.rare_object.enabled:
+        kinds.append("rare_object")
+    return tuple(kinds)
 
 
 class AnomalyEngine:
@@ -74,8 +97,8 @@ class AnomalyEngine:
     @property
     def view_impaired(self) -> bool:
         """True while a tamper or stream anomaly is open: object counts then mean nothing."""
-        return any(self._book.is_open(("tamper", k)) for k in ("blackout", "covered", "blur", "moved")) or any(
-            self._book.is_open(("stream", k)) for k in ("offline", "frozen", "fps_low")
+        return any(self._book.is_open(("tamper", k)) for k in TAMPER_KINDS) or any(
+            self._book.is_open(("stream", k)) for k in STREAM_KINDS
         )
 
     def resolve_all(self, ts_wall: float) -> list[Anomaly]:

@@ -87,6 +87,11 @@ class AnomalyStage:
         if not self._state_path.exists():
             return
         try:
-            self._engine.from_state(json.loads(self._state_path.read_text()))
+            state = json.loads(self._state_path.read_text())
+            if not isinstance(state, dict):
+                raise AnomalyStateError("the file does not hold a JSON object")
+            self._engine.from_state(state)
         except (OSError, ValueError, AnomalyStateError) as exc:
             log.warning("ignoring anomaly state %s (baselines relearn from now): %s", self._state_path, exc)
+            return
+        log.info("loaded anomaly baselines from %s", self._state_path)

@@ -117,6 +117,7 @@ def test_entities_follow_the_topic_contract() -> None:
     expected_states = {TOPICS.count("front", label) for label in front} | {TOPICS.count("back", x) for x in back}
     expected_states |= {TOPICS.zone_count("front", "porch", "person")}
     expected_states |= {TOPICS.zone_count("front", "drive", label) for label in front}
+    expected_states |= {TOPICS.anomalies()}  # the anomaly kinds each camera's config enables
     assert states == expected_states
     assert images == {TOPICS.snapshot("front", x) for x in front} | {TOPICS.snapshot("back", x) for x in back}
     assert not any("/off/" in topic for topic in states | images)  # disabled camera: no entities
