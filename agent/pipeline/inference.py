@@ -19,6 +19,8 @@ from agent.types import Frame
 
 log = logging.getLogger(__name__)
 
+ERRORS_LOGGED_IN_FULL = 10  # then one in ERROR_LOG_EVERY, so a persistent fault cannot flood the journal
+ERROR_LOG_EVERY = 1000
 TICK_INTERVAL_S = 1.0  # periodic per-camera work (stream-fault anomalies) runs this often
 
 
@@ -155,7 +157,10 @@ class InferenceWorker(threading.Thread):
         except Exception:
             # One bad frame or camera must not stop the others; counted and logged with its stack.
             self.errors += 1
-            log.exception("camera %s: processing frame %d failed", lane.name, frame.seq)
+            if self.errors <= ERRORS_LOGGED_IN_FULL or self.errors % ERROR_LOG_EVERY == 0:
+                log.exception(
+                    "camera %s: processing frame %d failed (%d failures so far)", lane.name, frame.seq, self.errors
+                )
             messages = []
         finally:
             lane.feed.release(frame)
