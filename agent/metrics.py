@@ -85,6 +85,7 @@ CAMERA_METRICS: tuple[MetricSpec[CameraStats], ...] = (
     MetricSpec("camera_reconnects", Kind.COUNTER, "Times the camera stream was reopened.", lambda c: c.reconnects),
     MetricSpec("camera_online", Kind.GAUGE, "1 while the camera delivers frames, else 0.", lambda c: float(c.online)),
     MetricSpec("camera_offline_seconds", Kind.COUNTER, "Seconds the camera has been offline.", lambda c: c.offline_s),
+    MetricSpec("camera_online_seconds", Kind.COUNTER, "Seconds the camera has been online.", lambda c: c.online_s),
     MetricSpec(
         "camera_inference_p50_seconds",
         Kind.GAUGE,

@@ -261,6 +261,7 @@ class Supervisor:
                 reconnects=capture.reconnects,
                 online=capture.online,
                 offline_s=capture.offline_s,
+                online_s=capture.online_s,
                 inference_ms_p50=detect.inference_ms_p50,
                 inference_ms_p95=detect.inference_ms_p95,
                 skipped=detect.skipped,

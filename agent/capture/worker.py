@@ -50,6 +50,7 @@ class CaptureStats:
     frozen: int
     nominal_fps: float  # the source's own frame rate (0 when it does not say)
     offline_s: float
+    online_s: float  # time since start() minus offline_s
     online: bool
     fps: float
     ended: bool
@@ -114,13 +115,14 @@ class CaptureWorker:
         self._online: bool | None = None  # None until the first open succeeds or fails
         self._offline_since: float | None = None
         self._offline_total_s = 0.0
+        self._started_mono: float | None = None
         self._recent: deque[float] = deque(maxlen=4096)
         self._last_failure_log = -FAILURE_LOG_INTERVAL_S
         self.heartbeat_mono = monotonic()
 
     # --- control, from the supervisor's thread ----------------------------------
     def start(self) -> None:
-        self._offline_since = self._monotonic()
+        self._offline_since = self._started_mono = self._monotonic()
         self._thread.start()
 
     def stop(self) -> None:
@@ -150,6 +152,7 @@ class CaptureWorker:
                 frozen=self._frozen,
                 nominal_fps=self._nominal_fps,
                 offline_s=offline_s,
+                online_s=max(0.0, now - self._started_mono - offline_s) if self._started_mono is not None else 0.0,
                 online=bool(self._online),
                 fps=fps,
                 ended=self.ended.is_set(),

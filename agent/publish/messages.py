@@ -56,6 +56,7 @@ class CameraStats:
     inference_ms_p95: float | None
     skipped: int
     starved: int
+    online_s: float = 0.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +146,7 @@ def _camera_stats(stats: CameraStats) -> dict[str, object]:
         "reconnects": int(stats.reconnects),
         "online": bool(stats.online),
         "offline_s": _r(stats.offline_s, RATE_DIGITS),
+        "online_s": _r(stats.online_s, RATE_DIGITS),
         "inference_ms_p50": _opt(stats.inference_ms_p50, RATE_DIGITS),
         "inference_ms_p95": _opt(stats.inference_ms_p95, RATE_DIGITS),
         "skipped": int(stats.skipped),
