@@ -103,7 +103,7 @@ class Supervisor:
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps())
         self.cameras[name] = unit
-        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / cfg.detect_fps))
+        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / cfg.detect_fps, unit.counters))
         unit.capture.start()
 
     def stop_camera(self, name: str) -> None:
@@ -177,7 +177,7 @@ class Supervisor:
         unit = self.cameras[name]
         unit.processor, unit.counters = build_processor(name, unit.config, self._deps(), unit.capture)
         self.inference.retire_lane(name)
-        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / unit.config.detect_fps))
+        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / unit.config.detect_fps, unit.counters))
 
     def _swap_publisher(self, new: AgentConfig) -> str | None:
         """Connect with the new broker settings; on failure reconnect with the old ones."""

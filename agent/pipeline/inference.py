@@ -10,9 +10,10 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 
+from agent.pipeline.counters import DetectCounters
 from agent.pipeline.scheduler import CameraSlot, choose_next
 from agent.publish.messages import OutboundMessage
 from agent.types import Frame
@@ -53,10 +54,10 @@ class CameraLane:
     feed: FrameFeed
     processor: FrameProcessor
     min_interval_s: float
+    counters: DetectCounters
     last_seq: int = 0  # ring seqs start at 1
     last_detect_mono: float | None = None
     processed: int = 0
-    ready_since_mono: float | None = field(default=None)
 
 
 class InferenceWorker(threading.Thread):
@@ -151,6 +152,10 @@ class InferenceWorker(threading.Thread):
         frame = lane.feed.take_latest(lane.last_seq)
         if frame is None:
             return
+        late = lane.last_detect_mono is not None and now_mono - lane.last_detect_mono > 2.0 * lane.min_interval_s
+        if late and frame.seq > lane.last_seq + 1:
+            # Frames kept coming but the camera waited a whole extra interval: others held the detector.
+            lane.counters.starved()
         self.busy_since_mono = now_mono
         try:
             messages = lane.processor.process(frame)
