@@ -1,4 +1,5 @@
-"""The `edge-agent` command line: run, check-config, models list, models pull.
+"""The `edge-agent` command line: run, check-config, models list, models pull, and
+config push/status (remote configuration of devices, agent.remote.fleet_cli).
 
 Exit codes: 0 success, 1 a runtime/model/catalogue error (one clear line on stderr),
 2 an invalid config (every error as `file:line: field: message`) or bad usage,
@@ -18,6 +19,7 @@ from agent import __version__
 from agent.catalog import MIRROR_ENV, load_catalog, model_dir_of, resolve_model
 from agent.config.loader import load_config
 from agent.errors import AgentError, ConfigError
+from agent.remote import fleet_cli
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -176,6 +178,8 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--allow-unverified", action="store_true", help="accept a model without a catalogued sha256")
     pull.add_argument("--catalog", type=Path, help=catalog_help)
     pull.set_defaults(handler=cmd_models_pull)
+
+    fleet_cli.register(commands)
     return parser
 
 

@@ -38,6 +38,7 @@ SUPERVISOR_TICK_S = 0.25
 JOIN_TIMEOUT_S = 2.0
 READY_FRAME_WAIT_S = 10.0
 PUBLISHER_STOP_TIMEOUT_S = 2.0
+HELD_MESSAGES_MAX = 10_000  # messages kept in memory while the broker connection is swapped
 
 
 class Supervisor:
@@ -49,6 +50,9 @@ class Supervisor:
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
         self._subscriptions: dict[str, ConfigHandler] = {}
+        self._send_lock = threading.Lock()
+        self._held: list[OutboundMessage] | None = None  # not None while the publisher is being swapped
+        self.held_dropped = 0
         self._frame_ready = threading.Event()
         self._started_mono = time.monotonic()
         self.detector, self.model_name = load_detector(config)
@@ -61,8 +65,19 @@ class Supervisor:
         self.remote = RemoteConfigController(self, config_path)
 
     def send(self, message: OutboundMessage) -> None:
-        """Every outbound message goes through here, so a broker reconnect can swap the publisher."""
-        self.publisher.send(message)
+        """Every outbound message goes through here, so a broker reconnect can swap the publisher.
+
+        While a swap is under way messages are held in memory (bounded, overflow counted)
+        and handed to whichever publisher ends up running."""
+        with self._send_lock:
+            if self._held is not None:
+                if len(self._held) < HELD_MESSAGES_MAX:
+                    self._held.append(message)
+                else:
+                    self.held_dropped += 1
+                return
+            publisher = self.publisher
+        publisher.send(message)
 
     def subscribe(self, topic_filter: str, handler: ConfigHandler) -> None:
         self._subscriptions[topic_filter] = handler
@@ -177,10 +192,26 @@ class Supervisor:
         unit = self.cameras[name]
         unit.processor, unit.counters = build_processor(name, unit.config, self._deps(), unit.capture)
         self.inference.retire_lane(name)
-        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / unit.config.detect_fps, unit.counters))
+        self.inference.set_lane(
+            CameraLane(name, unit.ring, unit.processor, 1.0 / unit.config.detect_fps, unit.counters)
+        )
 
     def _swap_publisher(self, new: AgentConfig) -> str | None:
-        """Connect with the new broker settings; on failure reconnect with the old ones."""
+        """Connect with the new broker settings; on failure reconnect with the old ones.
+        Messages sent meanwhile are held and go to whichever publisher ends up running."""
+        with self._send_lock:
+            self._held = []
+        try:
+            return self._connect_new_publisher(new)
+        finally:
+            with self._send_lock:
+                held, self._held = self._held or [], None
+            if self.held_dropped:
+                log.error("%d messages dropped while the broker connection was swapped", self.held_dropped)
+            for message in held:
+                self.publisher.send(message)
+
+    def _connect_new_publisher(self, new: AgentConfig) -> str | None:
         old_config = self.config
         self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
         try:

@@ -12,6 +12,8 @@ from agent.config.schema import AgentConfig, CameraConfig
 
 CAMERAS = "cameras"
 MQTT = "mqtt"
+# mqtt fields read afresh by the supervisor each time: changing them needs no reconnect.
+MQTT_LIVE_FIELDS = frozenset({"stats_interval_s"})
 MODEL_FIELDS = ("model", "model_dir")  # model_dir: catalogue models may resolve to another file
 
 
@@ -48,7 +50,7 @@ def plan_reconcile(old: AgentConfig, new: AgentConfig) -> ReconcilePlan:
         cameras_restarted=tuple(name for name in kept if not _same(before[name], after[name])),
         cameras_unchanged=tuple(name for name in kept if _same(before[name], after[name])),
         model_reload=any(_field_changed(old, new, name) for name in MODEL_FIELDS),
-        mqtt_reconnect=_field_changed(old, new, MQTT),
+        mqtt_reconnect=_mqtt_connection_changed(old, new),
         other_changed=tuple(
             name
             for name in AgentConfig.model_fields
@@ -63,6 +65,11 @@ def _running(cfg: AgentConfig) -> dict[str, CameraConfig]:
 
 def _same(a: CameraConfig, b: CameraConfig) -> bool:
     return a.model_dump() == b.model_dump()
+
+
+def _mqtt_connection_changed(old: AgentConfig, new: AgentConfig) -> bool:
+    before = old.mqtt.model_dump(exclude=set(MQTT_LIVE_FIELDS))
+    return bool(before != new.mqtt.model_dump(exclude=set(MQTT_LIVE_FIELDS)))
 
 
 def _field_changed(old: AgentConfig, new: AgentConfig, name: str) -> bool:
