@@ -53,6 +53,7 @@ class Supervisor:
         self._send_lock = threading.Lock()
         self._held: list[OutboundMessage] | None = None  # not None while the publisher is being swapped
         self.held_dropped = 0
+        self._stalled: list[str] = []
         self._frame_ready = threading.Event()
         self._started_mono = time.monotonic()
         self.detector, self.model_name = load_detector(config)
@@ -242,11 +243,15 @@ class Supervisor:
     def _ping_watchdog(self, now_mono: float) -> None:
         """WATCHDOG=1 only while every worker's heartbeat is fresh: a hung worker gets us restarted."""
         stalled = stalled_workers(self.heartbeats(), now_mono, self.config.worker_stall_s)
-        if stalled:
-            log.error("not pinging the systemd watchdog: stalled workers %s", ", ".join(stalled))
-            self.notifier.status(f"stalled: {', '.join(stalled)}")
-            return
-        self.notifier.watchdog()
+        if stalled != self._stalled:  # log transitions only: one line per change, not one per ping
+            if stalled:
+                log.error("not pinging the systemd watchdog: stalled workers %s", ", ".join(stalled))
+                self.notifier.status(f"stalled: {', '.join(stalled)}")
+            else:
+                log.info("every worker is alive again; watchdog pings resume")
+            self._stalled = stalled
+        if not stalled:
+            self.notifier.watchdog()
 
     def heartbeats(self) -> list[Heartbeat]:
         beats = [Heartbeat("inference", self.inference.heartbeat_mono, self.inference.is_alive())]

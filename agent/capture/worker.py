@@ -245,9 +245,9 @@ class CaptureWorker:
             self._reconnects += 1
         if self._online is not False or now - self._last_failure_log >= FAILURE_LOG_INTERVAL_S:
             self._last_failure_log = now
-            logger.warning("camera %s: %s; reconnecting with backoff", self.camera, reason)
+            logger.warning("%s; reconnecting with backoff", _with_camera(self.camera, reason))
         else:
-            logger.debug("camera %s: %s", self.camera, reason)
+            logger.debug("%s", _with_camera(self.camera, reason))
         if self._online is not False:
             self._set_online(False)
 
@@ -284,3 +284,9 @@ class CaptureWorker:
 
     def _beat(self) -> None:
         self.heartbeat_mono = self._monotonic()
+
+
+def _with_camera(camera: str, reason: str) -> str:
+    """Prefix the camera's name unless the message (a SourceError's) already starts with it."""
+    prefix = f"camera {camera}: "
+    return reason if reason.startswith(prefix) else prefix + reason
