@@ -9,6 +9,7 @@ Two ways to get the events, both on the real model and the real videos:
                  no threads, no broker, ~10x faster; used for tuning sweeps.
 
 Usage: .venv/bin/python tools/event_quality.py [--mode agent|replay] [--set tracker.min_hits=2 ...]
+         [--model yolov8n_int8_416] [--model-set min_score=0.25 --model-set nms_iou=0.45]
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ FLAP_S = 2.0  # an event shorter than this is flapping
 FRAGMENT_GAP_S = 2.0  # a start this soon after an end of the same label ...
 FRAGMENT_DIST_DIAG = 1.5  # ... within this many end-box diagonals of the end box is an id switch
 CAMERA_DEFAULTS: dict[str, Any] = {"objects": LABELS, "min_score": 0.5}
+MODEL_DEFAULTS: dict[str, Any] = {"path": SSD_MODEL.removesuffix(".tflite"), "min_score": 0.3}
 
 
 @dataclass
@@ -78,6 +80,12 @@ def apply_overrides(name: str, camera: dict[str, Any], overrides: Iterable[str])
     return result
 
 
+def model_config(name: str | None, overrides: list[str]) -> dict[str, Any]:
+    """The `model:` section: MODEL_DEFAULTS with `path` = catalogue name or file, then `key=value` overrides."""
+    base = {**MODEL_DEFAULTS, **({"path": name} if name else {})}
+    return apply_overrides("model", base, overrides)
+
+
 def camera_configs(overrides: list[str], realtime: bool) -> dict[str, dict[str, Any]]:
     videos = assets_dir() / "videos"
     return {
@@ -106,7 +114,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def run_agent_mode(cameras: dict[str, dict[str, Any]], workdir: Path) -> list[dict[str, Any]]:
+def run_agent_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
     """The real agent subprocess against a private mosquitto; returns every event payload."""
     import paho.mqtt.client as mqtt
 
@@ -136,7 +144,7 @@ def run_agent_mode(cameras: dict[str, dict[str, Any]], workdir: Path) -> list[di
             "model_dir": str(assets_dir() / "models"),
             "log_level": "WARNING",
             "mqtt": {"host": "127.0.0.1", "port": port, "topic_prefix": prefix},
-            "model": {"path": SSD_MODEL.removesuffix(".tflite"), "min_score": 0.3},
+            "model": model,
             "snapshots": {"enabled": False},
             "cameras": cameras,
         }
@@ -153,7 +161,24 @@ def run_agent_mode(cameras: dict[str, dict[str, Any]], workdir: Path) -> list[di
         return list(received)
 
 
-def run_replay_mode(cameras: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+class TimedDetector:
+    """Passes detect() through to the real detector and keeps each result's inference_ms."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.invoke_ms: list[float] = []
+
+    @property
+    def input_size(self) -> tuple[int, int]:
+        return self._inner.input_size  # type: ignore[no-any-return]
+
+    def detect(self, image: Any, min_score: float | None = None) -> Any:
+        result = self._inner.detect(image, min_score)
+        self.invoke_ms.append(result.inference_ms)
+        return result
+
+
+def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
     """The agent's CameraProcessor in-process, frames stamped with the video's own time."""
     from agent.catalog import resolve_model
     from agent.config.loader import load_config_text
@@ -167,12 +192,12 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
     doc = {
         "device_id": "evq",
         "model_dir": str(assets_dir() / "models"),
-        "model": {"path": SSD_MODEL.removesuffix(".tflite"), "min_score": 0.3},
+        "model": model,
         "cameras": cameras,
     }
     config = load_config_text(yaml.safe_dump(doc))
     resolved = resolve_model(config)
-    detector = TFLiteDetector(resolved.model_path, resolved.labels_path, config.model)
+    detector = TimedDetector(TFLiteDetector(resolved.model_path, resolved.labels_path, config.model))
     topics = Topics("evq", "evq")
     payloads: list[dict[str, Any]] = []
     t0 = 1_750_000_000.0
@@ -194,6 +219,9 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
             out = proc.process(Frame(name, seq, ts, t0 + ts, image))
             payloads += [json.loads(m.payload) for m in out if m.topic == topics.events()]
         payloads += [json.loads(m.payload) for m in proc.finish(t0 + ts) if m.topic == topics.events()]
+    if detector.invoke_ms:
+        ms = sorted(detector.invoke_ms)
+        print(f"invoke ms: median {statistics.median(ms):.1f}, p90 {ms[int(0.9 * (len(ms) - 1))]:.1f}, n {len(ms)}")
     return payloads
 
 
@@ -259,18 +287,23 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--set", action="append", default=[], help="camera setting, e.g. tracker.min_hits=2 or crossing:min_score=0.45"
     )
+    parser.add_argument("--model", help="catalogue name (e.g. yolov8n_int8_416) or .tflite path; default the SSD")
+    parser.add_argument(
+        "--model-set", action="append", default=[], help="model setting, e.g. min_score=0.25 or nms_iou=0.45"
+    )
     parser.add_argument("--dump", type=Path, help="write the event payloads to this JSON file")
     args = parser.parse_args(argv)
     passes = yaml.safe_load(PASSES_FILE.read_text())
+    model = model_config(args.model, args.model_set)
     started = time.monotonic()
     if args.mode == "agent":
         with tempfile.TemporaryDirectory() as tmp:
-            payloads = run_agent_mode(camera_configs(args.set, realtime=True), Path(tmp))
+            payloads = run_agent_mode(camera_configs(args.set, realtime=True), model, Path(tmp))
     else:
-        payloads = run_replay_mode(camera_configs(args.set, realtime=False))
+        payloads = run_replay_mode(camera_configs(args.set, realtime=False), model)
     if args.dump:
         args.dump.write_text(json.dumps(payloads))
-    print(f"mode {args.mode}, settings {args.set or 'defaults'}, {time.monotonic() - started:.0f} s")
+    print(f"mode {args.mode}, model {model}, settings {args.set or 'defaults'}, {time.monotonic() - started:.0f} s")
     print("\n".join(table(payloads, passes)))
     return 0
 
