@@ -1,0 +1,192 @@
+"""`bench.py efficiency`: the agent's processed frames/s against the bare interpreter's invokes/s.
+
+In one process, alternating windows: the bare interpreter (TFLiteDetector.invoke_only in a loop, input
+set once), then the real Supervisor on a looping file (motion gate off, detect_fps 1000, a private
+mosquitto), then the bare interpreter again. Each pipeline window's rate (from the camera's own
+DetectCounters, start-up excluded) is divided by the mean of the two bare windows around it."""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+import bench_env as env
+import cv2
+
+from agent.config.loader import load_config
+from agent.config.schema import ModelConfig
+from agent.detect import TFLiteDetector
+from agent.notify import SystemdNotifier
+from agent.supervisor import Supervisor
+
+WARMUP_S = 2.5
+TARGET_ISSUE2 = 0.9
+TARGET_ISSUE7 = 0.95
+PACE_FACTOR = 1.5  # the paced source delivers this many times the bare interpreter's rate
+PACED_CLIP_FRAMES = 300
+
+
+def raw_rate(detector: TFLiteDetector, window_s: float) -> float:
+    """Invokes per second of the bare interpreter, input set once (by one detect() before)."""
+    for _ in range(5):
+        detector.invoke_only()
+    n = 0
+    started = time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < window_s:
+        detector.invoke_only()
+        n += 1
+    return n / elapsed
+
+
+def pipeline_config(work: Path, port: int, source: Path, realtime: bool) -> Path:
+    cams = {"cam0": env.camera(source, realtime=realtime, detect_fps=1000.0, motion={"enabled": False})}
+    return env.write_config(work / f"{source.stem}.yaml", env.agent_config(work / f"state-{source.stem}", port, cams))
+
+
+def pipeline_rate(config_path: Path, window_s: float) -> dict[str, float]:
+    """Frames/s through the detector (all cameras), counted by the agent's DetectCounters over a steady window."""
+    sup = Supervisor(load_config(config_path), config_path, notifier=SystemdNotifier())
+    sup.start()
+    try:
+        time.sleep(WARMUP_S)
+        first = {name: unit.counters.snapshot(time.monotonic()).processed for name, unit in sup.cameras.items()}
+        cpu0, t0 = time.process_time(), time.monotonic()
+        time.sleep(window_s)
+        last = {name: unit.counters.snapshot(time.monotonic()).processed for name, unit in sup.cameras.items()}
+        cpu1, t1 = time.process_time(), time.monotonic()
+        capture_fps = sum(unit.capture.stats().fps for unit in sup.cameras.values())
+        invoke_ms = [unit.counters.snapshot(time.monotonic()).inference_ms_p50 or 0.0 for unit in sup.cameras.values()]
+        published = sup.publisher.stats().published
+    finally:
+        sup.shutdown()
+    processed = sum(last[n] - first[n] for n in last)
+    return {
+        "fps": processed / (t1 - t0),
+        "cpu_cores": (cpu1 - cpu0) / (t1 - t0),
+        "capture_fps": capture_fps,
+        "published": float(published),
+        "invoke_ms_p50_in_agent": max(invoke_ms),
+        "ms_per_frame": 1000.0 * (t1 - t0) / max(processed, 1),
+    }
+
+
+def paced_clip(source: Path, fps: float, dest: Path, frames: int = PACED_CLIP_FRAMES) -> Path:
+    """A copy of the first frames of `source` whose container says `fps`, so realtime playback paces at it."""
+    cap = cv2.VideoCapture(str(source))
+    writer: Any = None
+    for _ in range(frames):
+        ok, image = cap.read()
+        if not ok:
+            break
+        if writer is None:
+            h, w = image.shape[:2]
+            writer = cv2.VideoWriter(str(dest), cv2.VideoWriter.fourcc(*"mp4v"), fps, (w, h))
+        writer.write(image)
+    cap.release()
+    writer.release()
+    return dest
+
+
+def measure(quick: bool, source: Path, rounds: int) -> dict[str, Any]:
+    """Rounds of raw / unpaced pipeline / raw / paced pipeline / raw on one detector and one broker."""
+    window = 3.0 if quick else 4.0
+    with env.workdir("eff") as work:
+        broker = env.Broker(work).start()
+        try:
+            detector = TFLiteDetector(env.model_path(), env.labels_path(), ModelConfig(path=str(env.model_path())))
+            detector.detect(_first_frame(source))
+            raws = [raw_rate(detector, window)]
+            clip = paced_clip(source, PACE_FACTOR * raws[0], work / "paced.mp4")
+            raws.append(raw_rate(detector, window))
+            variants = {
+                "unpaced": pipeline_config(work, broker.port, source, False),
+                "paced": pipeline_config(work, broker.port, clip, True),
+            }
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
+            bar = env.progress(rounds * len(variants), f"efficiency {detector.runtime_name}", unit="window")
+            for _ in range(rounds):
+                for name, config in variants.items():
+                    stats = pipeline_rate(config, window)
+                    raws.append(raw_rate(detector, window))
+                    stats["raw_around"] = (raws[-2] + raws[-1]) / 2.0
+                    stats["ratio"] = stats["fps"] / stats["raw_around"]
+                    stats["bare_invoke_ms"] = 1000.0 / stats["raw_around"]
+                    runs[name].append(stats)
+                    bar.update(1)
+                    bar.set_postfix_str(f"raw {raws[-1]:.0f}/s {name} {stats['fps']:.0f}/s")
+            bar.close()
+        finally:
+            broker.stop()
+    summary = {
+        name: {
+            "ratio": statistics.median(r["ratio"] for r in rs),
+            "pipeline_fps": statistics.median(r["fps"] for r in rs),
+            "raw": statistics.median(r["raw_around"] for r in rs),
+            "windows": rs,
+        }
+        for name, rs in runs.items()
+    }
+    return {
+        "runtime": detector.runtime_name,
+        "runtime_version": detector.runtime_version,
+        "source": source.name,
+        "pace_factor": PACE_FACTOR,
+        "raw_invokes_per_s": raws,
+        **summary,
+    }
+
+
+def _first_frame(source: Path) -> Any:
+    cap = cv2.VideoCapture(str(source))
+    ok, image = cap.read()
+    cap.release()
+    if not ok:
+        raise SystemExit(f"bench: cannot read {source}")
+    return image
+
+
+def plot() -> None:
+    """Both runtimes' last results side by side (whichever exist in bench-out/)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    results = {}
+    for runtime in ("litert", "tflite_runtime"):
+        path = env.OUT_DIR / f"efficiency_{runtime}.json"
+        if path.exists():
+            results[runtime] = json.loads(path.read_text())
+    fig, axes = plt.subplots(1, len(results), figsize=(4.5 * len(results), 3.5), squeeze=False)
+    for ax, (runtime, r) in zip(axes[0], results.items(), strict=True):
+        names = ["bare invoke", "agent, paced", "agent, unpaced"]
+        values = [r["paced"]["raw"], r["paced"]["pipeline_fps"], r["unpaced"]["pipeline_fps"]]
+        ax.bar(names, values, color=["grey", "tab:blue", "tab:orange"])
+        ax.set_title(
+            f"{runtime}: paced ratio {r['paced']['ratio']:.2f}, unpaced {r['unpaced']['ratio']:.2f}", fontsize=9
+        )
+        ax.set_ylabel("frames (invokes) per second")
+    fig.tight_layout()
+    env.PLOT_DIR.mkdir(parents=True, exist_ok=True)
+    fig.savefig(env.PLOT_DIR / "efficiency.png", dpi=100)
+    plt.close(fig)
+
+
+def run(quick: bool) -> dict[str, Any]:
+    rounds = 2 if quick else 6
+    result = measure(quick, env.video(env.TRAFFIC), rounds)
+    env.save_result(f"efficiency_{result['runtime']}", result)
+    plot()
+    unpaced, paced = result["unpaced"], result["paced"]
+    print(
+        f"efficiency ({result['runtime']} {result['runtime_version']}): unpaced file source ratio "
+        f"{unpaced['ratio']:.3f} ({unpaced['pipeline_fps']:.1f}/{unpaced['raw']:.1f}); source paced at "
+        f"{PACE_FACTOR}x the interpreter: see below; targets >= {TARGET_ISSUE2} and >= {TARGET_ISSUE7}"
+    )
+    print(f"pipeline_fps={paced['pipeline_fps']:.1f} raw_invokes_per_s={paced['raw']:.1f} ratio={paced['ratio']:.3f}")
+    return result

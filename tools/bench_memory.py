@@ -1,0 +1,148 @@
+"""`bench.py memory`: resident memory of the real agent process (psutil) with 1, 4 and 8 cameras,
+and its growth over a soak with 4 cameras (default 30 minutes).
+
+Cameras are the two shared videos, 640x480-ish, looping in real time, motion gate on (the default).
+Growth is measured from the end of a warm-up (a tenth of the soak, at least 1 minute) to the end."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import bench_env as env
+import psutil
+
+SETTLE_S = 25.0  # RSS of a fresh agent is read after this long (models loaded, rings full, first events)
+SAMPLE_S = 5.0
+TARGET_ONE_MB = 120.0
+TARGET_PER_CAMERA_MB = 25.0
+TARGET_GROWTH = 0.05
+
+
+def cameras(n: int) -> dict[str, Any]:
+    videos = [env.video(env.TRAFFIC), env.video(env.PEDESTRIANS)]
+    return {f"cam{i}": env.camera(videos[i % 2], detect_fps=5.0) for i in range(n)}
+
+
+def rss_mb(proc: psutil.Process) -> float:
+    return float(proc.memory_info().rss) / 2**20
+
+
+def measure_rss(n: int, settle_s: float) -> float:
+    with env.workdir(f"mem{n}") as work:
+        broker = env.Broker(work).start()
+        agent = None
+        try:
+            cfg = env.write_config(work / "agent.yaml", env.agent_config(work / "state", broker.port, cameras(n)))
+            agent = env.start_agent(cfg)
+            proc = psutil.Process(agent.pid)
+            samples: list[float] = []
+            bar = env.progress(round(settle_s), f"memory {n} cam")
+            end = time.monotonic() + settle_s
+            while time.monotonic() < end:
+                time.sleep(1.0)
+                bar.update(1)
+                if agent.poll() is not None:
+                    raise SystemExit(f"bench: agent exited: {cfg.with_suffix('.log').read_text()[-2000:]}")
+                if end - time.monotonic() < 5.0:
+                    samples.append(rss_mb(proc))
+            bar.close()
+            return max(samples)
+        finally:
+            env.stop_process(agent)
+            broker.stop()
+
+
+def soak(minutes: float, n: int = 4) -> dict[str, Any]:
+    total_s = minutes * 60.0
+    warmup_s = max(60.0, total_s / 10.0) if minutes >= 2 else total_s / 4.0
+    with env.workdir("soak") as work:
+        broker = env.Broker(work).start()
+        agent = None
+        try:
+            cfg = env.write_config(work / "agent.yaml", env.agent_config(work / "state", broker.port, cameras(n)))
+            agent = env.start_agent(cfg)
+            proc = psutil.Process(agent.pid)
+            started = time.monotonic()
+            series: list[tuple[float, float]] = []
+            bar = env.progress(round(total_s), f"soak {n} cam")
+            while (elapsed := time.monotonic() - started) < total_s:
+                if agent.poll() is not None:
+                    raise SystemExit(f"bench: agent exited during soak: {cfg.with_suffix('.log').read_text()[-2000:]}")
+                series.append((elapsed, rss_mb(proc)))
+                time.sleep(SAMPLE_S)
+                bar.update(SAMPLE_S)
+            bar.close()
+            cpu_s = sum(proc.cpu_times()[:2])
+        finally:
+            env.stop_process(agent)
+            broker.stop()
+    after_warmup = [mb for t, mb in series if t >= warmup_s]
+    base = after_warmup[0]
+    last = sum(mb for _, mb in series[-6:]) / len(series[-6:])
+    return {
+        "minutes": minutes,
+        "cameras": n,
+        "warmup_s": warmup_s,
+        "rss_after_warmup_mb": base,
+        "rss_end_mb": last,
+        "rss_peak_mb": max(mb for _, mb in series),
+        "growth": (last - base) / base,
+        "cpu_s": cpu_s,
+        "series": series,
+    }
+
+
+def plot_soak(result: dict[str, Any]) -> Path | None:
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return None
+    t = [s / 60.0 for s, _ in result["series"]]
+    mb = [m for _, m in result["series"]]
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    ax.plot(t, mb)
+    ax.axvline(result["warmup_s"] / 60.0, color="grey", linestyle=":", label="end of warm-up")
+    ax.set_xlabel("minutes")
+    ax.set_ylabel("agent RSS (MiB)")
+    ax.set_title(f"RSS over a {result['minutes']:g}-minute soak, {result['cameras']} cameras")
+    ax.legend()
+    env.PLOT_DIR.mkdir(parents=True, exist_ok=True)
+    path = env.PLOT_DIR / "memory_soak.png"
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def run(quick: bool, soak_minutes: float, skip_rss: bool = False) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    if not skip_rss:
+        settle = 12.0 if quick else SETTLE_S
+        rss = {n: measure_rss(n, settle) for n in (1, 4, 8)}
+        per_extra = max((rss[4] - rss[1]) / 3.0, (rss[8] - rss[1]) / 7.0)
+        result.update({"rss_mb": rss, "per_extra_camera_mb": per_extra})
+    if soak_minutes > 0:
+        result["soak"] = soak(soak_minutes)
+        plot_soak(result["soak"])
+    env.save_result("memory" if not skip_rss else "memory_soak", result)
+    parts = []
+    if "rss_mb" in result:
+        rss = result["rss_mb"]
+        parts.append(
+            f"rss_1cam_mb={rss[1]:.1f} rss_4cam_mb={rss[4]:.1f} rss_8cam_mb={rss[8]:.1f} "
+            f"per_extra_camera_mb={result['per_extra_camera_mb']:.1f} "
+            f"(targets <= {TARGET_ONE_MB:.0f}, <= {TARGET_PER_CAMERA_MB:.0f})"
+        )
+    if "soak" in result:
+        s = result["soak"]
+        parts.append(
+            f"soak_{s['minutes']:g}min_growth={s['growth'] * 100:.2f}% "
+            f"({s['rss_after_warmup_mb']:.1f}->{s['rss_end_mb']:.1f} MiB, target < {TARGET_GROWTH * 100:.0f}%)"
+        )
+    print("memory: " + " ".join(parts))
+    return result
