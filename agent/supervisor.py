@@ -12,6 +12,8 @@ import threading
 import time
 from pathlib import Path
 
+import cv2
+
 from agent import __version__
 from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_processor
 from agent.catalog import resolve_model
@@ -45,6 +47,9 @@ class Supervisor:
     """Owns every worker of one running agent."""
 
     def __init__(self, config: AgentConfig, config_path: Path, notifier: SystemdNotifier | None = None) -> None:
+        # OpenCV's own thread pool would compete with the interpreter's threads for the same cores on
+        # every resize and colour conversion; one thread measured 3% more detections/s on 2 cores.
+        cv2.setNumThreads(1)
         self.config = config
         self.notifier = notifier if notifier is not None else SystemdNotifier()
         self.stop_requested = threading.Event()

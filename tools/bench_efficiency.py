@@ -96,10 +96,14 @@ def measure(quick: bool, source: Path, rounds: int) -> dict[str, Any]:
     with env.workdir("eff") as work:
         broker = env.Broker(work).start()
         try:
-            detector = TFLiteDetector(env.model_path(), env.labels_path(), ModelConfig(path=str(env.model_path())))
+            detector = TFLiteDetector(
+                env.model_path(),
+                env.labels_path(),
+                ModelConfig(path=str(env.model_path()), threads=env.model_threads()),
+            )
             detector.detect(_first_frame(source))
             raws = [raw_rate(detector, window)]
-            clip = paced_clip(source, PACE_FACTOR * raws[0], work / "paced.mp4")
+            clip = paced_clip(source, float(round(PACE_FACTOR * raws[0])), work / "paced.mp4")
             raws.append(raw_rate(detector, window))
             variants = {
                 "unpaced": pipeline_config(work, broker.port, source, False),
@@ -184,9 +188,12 @@ def run(quick: bool) -> dict[str, Any]:
     plot()
     unpaced, paced = result["unpaced"], result["paced"]
     print(
-        f"efficiency ({result['runtime']} {result['runtime_version']}): unpaced file source ratio "
-        f"{unpaced['ratio']:.3f} ({unpaced['pipeline_fps']:.1f}/{unpaced['raw']:.1f}); source paced at "
-        f"{PACE_FACTOR}x the interpreter: see below; targets >= {TARGET_ISSUE2} and >= {TARGET_ISSUE7}"
+        f"efficiency ({result['runtime']} {result['runtime_version']}, {env.model_threads()} interpreter threads): "
+        f"source paced at {PACE_FACTOR}x the interpreter: ratio {paced['ratio']:.3f} "
+        f"({paced['pipeline_fps']:.1f}/{paced['raw']:.1f}); targets >= {TARGET_ISSUE2} and >= {TARGET_ISSUE7}"
     )
-    print(f"pipeline_fps={paced['pipeline_fps']:.1f} raw_invokes_per_s={paced['raw']:.1f} ratio={paced['ratio']:.3f}")
+    # The issue's definition: a file source read with realtime: false.
+    print(
+        f"pipeline_fps={unpaced['pipeline_fps']:.1f} raw_invokes_per_s={unpaced['raw']:.1f} ratio={unpaced['ratio']:.3f}"
+    )
     return result

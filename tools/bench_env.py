@@ -179,6 +179,11 @@ def camera(source: str | Path, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+def model_threads() -> int:
+    """Interpreter threads for every benchmark (env BENCH_MODEL_THREADS, default 2 = the agent's default)."""
+    return int(os.environ.get("BENCH_MODEL_THREADS", "2"))
+
+
 def agent_config(state_dir: Path, port: int, cameras: dict[str, Any], prefix: str = "bench") -> dict[str, Any]:
     return {
         "device_id": "bench",
@@ -187,7 +192,7 @@ def agent_config(state_dir: Path, port: int, cameras: dict[str, Any], prefix: st
         "log_level": "WARNING",
         "mqtt": {"host": "127.0.0.1", "port": port, "topic_prefix": prefix, "stats_interval_s": 1.0},
         "outbox": {"synchronous": "normal"},
-        "model": {"path": SSD_MODEL, "min_score": 0.5},
+        "model": {"path": SSD_MODEL, "min_score": 0.5, "threads": model_threads()},
         "cameras": cameras,
     }
 

@@ -119,6 +119,7 @@ class FrameRing:
                 self._dropped += len(skipped)
                 self._consumed += 1
                 self._last_taken = slot.seq
+                self._ready.notify_all()
             slot.held += 1
             return Frame(self.camera, slot.seq, slot.ts_mono, slot.ts_wall, slot.array)
 
@@ -130,6 +131,12 @@ class FrameRing:
                     slot.held -= 1
                     return
         raise ValueError(f"FrameRing {self.camera}: frame seq {frame.seq} is not held (released twice?)")
+
+    def wait_consumed(self, timeout_s: float) -> bool:
+        """Producer side, batch files only: block until the consumer has taken the newest frame
+        (True), or timeout (False). True at once while no consumer has taken any frame yet."""
+        with self._ready:
+            return self._ready.wait_for(lambda: self._consumed == 0 or self._last_taken >= self._seq, timeout=timeout_s)
 
     def wait_for_frame(self, timeout_s: float, after_seq: int | None = None) -> bool:
         """Block until a frame newer than after_seq (default: the last taken) exists, or timeout."""

@@ -32,6 +32,7 @@ StatusListener = Callable[[str, bool], None]
 SourceFactory = Callable[[str, CameraConfig], FrameSource]
 
 FPS_WINDOW_S = 5.0  # measured fps is over the frames of the last few seconds
+CONSUMER_WAIT_SLICE_S = 0.5  # a batch file waiting for the detector still refreshes its heartbeat this often
 WAIT_SLICE_S = 0.5  # longest single sleep, so the heartbeat stays fresh while pacing or backing off
 MAX_LAG_S = 1.0  # a paced file this far behind schedule re-anchors instead of bursting to catch up
 FALLBACK_FILE_FPS = 25.0  # pace for files whose container reports no usable fps
@@ -200,9 +201,12 @@ class CaptureWorker:
         self._nominal_fps = source.fps or 0.0
         pacer = Pacer(source.fps or FALLBACK_FILE_FPS) if source.is_file and self.config.realtime else None
         shape: tuple[int, ...] = source.frame_shape or UNKNOWN_SHAPE
+        consumer_paced = source.is_file and not self.config.realtime
         frames = 0
         while not self._stop.is_set():
             self._beat()
+            if consumer_paced and not self._await_consumer():
+                return _Outcome.STOPPED
             buf = self.ring.writable(shape)
             image = source.read_into(buf)
             if image is None:
@@ -226,6 +230,16 @@ class CaptureWorker:
                 self._fail(f"picture unchanged for {frozen.unchanged_s(ts_mono):.1f} s (frozen stream)")
                 return _Outcome.FROZEN
         return _Outcome.STOPPED
+
+    def _await_consumer(self) -> bool:
+        """A file read with `realtime: false` goes as fast as the detector takes frames: the next
+        frame is decoded only once the last one was taken, so no decoding is thrown away and
+        every frame is analysed. Until a consumer takes its first frame, reading is free."""
+        while not self._stop.is_set():
+            if self.ring.wait_consumed(CONSUMER_WAIT_SLICE_S):
+                return True
+            self._beat()
+        return False
 
     def _on_frame(self, ts_mono: float, shape: tuple[int, ...]) -> None:
         with self._lock:

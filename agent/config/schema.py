@@ -147,7 +147,11 @@ class CameraConfig(StrictModel):
     )
     enabled: bool = Field(True, description="Set false to keep a camera in the file without running it.")
     loop: bool = Field(False, description="Files only: start again at the end instead of ending.")
-    realtime: bool = Field(True, description="Files only: pace reading at the file's fps (false: as fast as possible).")
+    realtime: bool = Field(
+        True,
+        description="Files only: pace reading at the file's fps. false: as fast as the detector takes frames "
+        "(batch analysis: the next frame is decoded when the last was taken, so none is decoded for nothing).",
+    )
     detect_fps: float = Field(5.0, gt=0, le=1000, description="Most detector runs per second for this camera.")
     min_score: float | None = Field(
         None, ge=0.0, le=1.0, description="Per-camera minimum score; default model.min_score."
