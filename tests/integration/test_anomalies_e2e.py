@@ -233,7 +233,7 @@ def test_baselines_are_saved_and_loaded_by_the_next_run(first_run: FirstRun, bro
     first_ts = before["rare_object"]["first_ts"]
     seen_before = sum(sum(hours) for hours in before["rare_object"]["hours"].values())
     tmp = first_run.state_dir.parent
-    cameras = {"normal": {"source": str(assets.video(assets.PEDESTRIANS)), "realtime": False, "detect_fps": 20}}
+    cameras = {"normal": {"source": str(assets.video(assets.PEDESTRIANS)), "realtime": False, "detect_fps": 1000}}
     config = base_config(tmp, broker, f"{first_run.prefix}-2", cameras)
     second_start = time.time()
     agent = AgentProcess(write_config(tmp / "second.yaml", config))
