@@ -4,10 +4,8 @@ and a TLS listener that requires a client certificate."""
 from __future__ import annotations
 
 import logging
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +14,9 @@ import pytest
 from agent.config.schema import MqttConfig, OutboxConfig, TlsConfig
 from agent.errors import PublishError
 from agent.publish.client import MqttPublisher
-from tests.support.broker import MosquittoBroker, free_port
-from tests.support.certs import Pki, make_pki
+from tests.support.broker import MosquittoBroker
+from tests.support.certs import make_pki
+from tests.support.secure_broker import SecureBroker, start_secure_broker
 from tests.support.subscriber import Subscriber
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -27,34 +26,10 @@ PASSWORD = "s3cret-Pa55"
 DEVICE = "dev1"
 
 
-@dataclass(frozen=True)
-class AuthBroker:
-    broker: MosquittoBroker
-    tls_port: int
-    pki: Pki
-
-
 @pytest.fixture
-def auth_broker(private_broker: MosquittoBroker, tmp_path: Path) -> AuthBroker:
+def auth_broker(private_broker: MosquittoBroker, tmp_path: Path) -> SecureBroker:
     """mosquitto with anonymous access off, a password file, and a TLS listener requiring client certificates."""
-    passwords = tmp_path / "passwd"
-    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), USER, PASSWORD], check=True, capture_output=True)
-    pki = make_pki(tmp_path / "pki")
-    tls_port = free_port()
-    private_broker.anonymous = False
-    private_broker.extra_config = "\n".join(
-        [
-            "user root",  # read the files below from the test's private temp dir
-            f"password_file {passwords}",
-            f"listener {tls_port} 127.0.0.1",
-            f"cafile {pki.ca_cert}",
-            f"certfile {pki.server_cert}",
-            f"keyfile {pki.server_key}",
-            "require_certificate true",
-        ]
-    )
-    private_broker.start()
-    return AuthBroker(private_broker, tls_port, pki)
+    return start_secure_broker(private_broker, tmp_path, USER, PASSWORD, require_certificate=True)
 
 
 @pytest.fixture
@@ -84,12 +59,12 @@ def cfg(port: int, prefix: str, **extra: Any) -> MqttConfig:
     )
 
 
-def status_subscriber(auth: AuthBroker, prefix: str) -> Subscriber:
+def status_subscriber(auth: SecureBroker, prefix: str) -> Subscriber:
     return Subscriber("127.0.0.1", auth.broker.port, f"{prefix}/{DEVICE}/status", username=USER, password=PASSWORD)
 
 
 def test_password_file_login_publishes_online(
-    auth_broker: AuthBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+    auth_broker: SecureBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
 ) -> None:
     """With the right password from password_file the publisher connects and announces itself."""
     secret = tmp_path / "mqtt-password"
@@ -104,7 +79,7 @@ def test_password_file_login_publishes_online(
 
 
 def test_password_from_a_systemd_credential(
-    auth_broker: AuthBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+    auth_broker: SecureBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
 ) -> None:
     """password_credential reads $CREDENTIALS_DIRECTORY/<name> (here passed explicitly)."""
     creds = tmp_path / "creds"
@@ -129,7 +104,7 @@ def test_missing_secrets_raise_publish_error_naming_the_setting(
 
 
 def test_wrong_password_logs_one_line_per_attempt_then_recovers_when_fixed(
-    auth_broker: AuthBroker,
+    auth_broker: SecureBroker,
     topic_prefix: str,
     tmp_path: Path,
     started: list[MqttPublisher],
@@ -155,7 +130,7 @@ def test_wrong_password_logs_one_line_per_attempt_then_recovers_when_fixed(
 
 
 def test_tls_with_client_certificate_and_hostname_verification(
-    auth_broker: AuthBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+    auth_broker: SecureBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
 ) -> None:
     """Over TLS with the test CA, a client certificate and hostname verification the publisher connects."""
     pki = auth_broker.pki
@@ -171,7 +146,7 @@ def test_tls_with_client_certificate_and_hostname_verification(
 
 
 def test_tls_hostname_mismatch_is_refused_unless_verification_is_off(
-    auth_broker: AuthBroker,
+    auth_broker: SecureBroker,
     topic_prefix: str,
     tmp_path: Path,
     started: list[MqttPublisher],

@@ -5,10 +5,8 @@ wrong password gives one clear line per backoff step without crashing or spinnin
 from __future__ import annotations
 
 import re
-import subprocess
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +14,9 @@ import pytest
 
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
-from tests.support.broker import MosquittoBroker, free_port
-from tests.support.certs import Pki, make_pki
+from tests.support.broker import MosquittoBroker
 from tests.support.faults import cpu_seconds, print_figures
+from tests.support.secure_broker import SecureBroker, start_secure_broker
 from tests.support.subscriber import Subscriber
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
@@ -30,34 +28,10 @@ WATCH_S = 10.0  # how long the wrong-password agent is watched
 REJECTED = re.compile(r"broker rejected credentials for user edge \(reason [^)]+\); retrying in \d+\.\d s")
 
 
-@dataclass(frozen=True)
-class SecureBroker:
-    broker: MosquittoBroker
-    tls_port: int
-    pki: Pki
-
-
 @pytest.fixture
 def secure_broker(private_broker: MosquittoBroker, tmp_path: Path) -> SecureBroker:
     """mosquitto without anonymous access: a password file on both listeners, the second one TLS-only."""
-    passwords = tmp_path / "passwd"
-    subprocess.run(["mosquitto_passwd", "-c", "-b", str(passwords), USER, PASSWORD], check=True, capture_output=True)
-    pki = make_pki(tmp_path / "pki")  # the server certificate names DNS:localhost only
-    tls_port = free_port()
-    private_broker.anonymous = False
-    private_broker.extra_config = "\n".join(
-        [
-            "user root",  # read the files below from the test's private temp dir
-            "per_listener_settings false",
-            f"password_file {passwords}",
-            f"listener {tls_port} 127.0.0.1",
-            f"cafile {pki.ca_cert}",
-            f"certfile {pki.server_cert}",
-            f"keyfile {pki.server_key}",
-        ]
-    )
-    private_broker.start()
-    return SecureBroker(private_broker, tls_port, pki)
+    return start_secure_broker(private_broker, tmp_path, USER, PASSWORD, require_certificate=False)
 
 
 @pytest.fixture
