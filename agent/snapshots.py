@@ -1,9 +1,9 @@
-"""Event snapshots: choose each event's best frame, then encode and publish it off the hot path.
+"""Event snapshots: copy an event's best frame, then encode and publish it off the hot path.
 
-`SnapshotSelector` runs on the inference thread, one per camera: it is cheap and does
-no I/O; it copies a bounded image only when a frame beats the event's best, because
-frames live in ring-buffer slots that are reused. `SnapshotWorker` is its own thread:
-it JPEG-encodes, publishes (retained) and optionally saves (agent.snapshot_store)."""
+The event engine says when a frame is an event's best so far (agent.events.BestFrame);
+`make_job` (inference thread) copies only the bounded image needed, because frames live in
+ring-buffer slots that are reused. `SnapshotWorker` is its own thread: it JPEG-encodes,
+publishes (retained) and optionally saves (agent.snapshot_store)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from agent.errors import AgentError
 from agent.publish.messages import OutboundMessage, encode_snapshot
 from agent.publish.topics import Topics
 from agent.snapshot_store import SnapshotStore
-from agent.types import BBox, Event, EventKind, Frame, Image, Track
+from agent.types import BBox, Frame, Image, Track
 
 log = logging.getLogger(__name__)
 
@@ -50,31 +50,6 @@ class SnapshotJob:
     box: BBox  # in `image`'s pixel coordinates
     score: float
     ts_wall: float
-
-
-@dataclass(frozen=True, slots=True)
-class _Best:
-    score: float
-    cut: bool
-
-
-def is_cut(box: BBox, width: int, height: int, edge_margin_px: float) -> bool:
-    """True when the box touches the frame border (within the margin): the object is probably cut off."""
-    return (
-        box.x1 <= edge_margin_px
-        or box.y1 <= edge_margin_px
-        or box.x2 >= width - edge_margin_px
-        or box.y2 >= height - edge_margin_px
-    )
-
-
-def is_better(score: float, cut: bool, best: _Best | None) -> bool:
-    """An uncut box beats any cut one; between equals, the higher score wins."""
-    if best is None:
-        return True
-    if cut != best.cut:
-        return best.cut
-    return score > best.score
 
 
 def crop_region(box: BBox, width: int, height: int, margin_frac: float) -> tuple[int, int, int, int]:
@@ -128,57 +103,6 @@ def make_job(frame: Frame, event_id: str, track: Track, config: SnapshotConfig) 
         score=track.score,
         ts_wall=frame.ts_wall,
     )
-
-
-class SnapshotSelector:
-    """Keeps each open event's best score per camera; returns a job when a frame improves it.
-
-    Holds at most `max_open_events_per_camera` events: when a new one arrives at the cap,
-    the least recently offered event is forgotten and counted in `evicted`."""
-
-    def __init__(self, camera: str, config: SnapshotConfig, edge_margin_px: float) -> None:
-        if edge_margin_px < 0:
-            raise ValueError(f"edge_margin_px must be >= 0, got {edge_margin_px}")
-        self.camera = camera
-        self._config = config
-        self._edge_margin_px = edge_margin_px
-        self._best: OrderedDict[str, _Best] = OrderedDict()
-        self.evicted = 0
-
-    def offer(self, frame: Frame, event_id: str, track: Track) -> SnapshotJob | None:
-        """Consider `track` in `frame` for the event; a job if this frame is the event's new best."""
-        if not self._config.enabled or frame.width == 0 or frame.height == 0:
-            return None
-        cut = is_cut(track.box, frame.width, frame.height, self._edge_margin_px)
-        best = self._best.get(event_id)
-        if best is None:
-            self._make_room()
-        else:
-            self._best.move_to_end(event_id)
-        if not is_better(track.score, cut, best):
-            return None
-        self._best[event_id] = _Best(track.score, cut)
-        return make_job(frame, event_id, track, self._config)
-
-    def offer_event(self, frame: Frame, event: Event) -> SnapshotJob | None:
-        """`offer` for an event message of this frame; an END event closes the event instead."""
-        if event.kind is EventKind.END:
-            self.close(event.event_id)
-            return None
-        return self.offer(frame, event.event_id, event.track)
-
-    def close(self, event_id: str) -> None:
-        """Forget a finished event."""
-        self._best.pop(event_id, None)
-
-    @property
-    def open_events(self) -> int:
-        return len(self._best)
-
-    def _make_room(self) -> None:
-        while len(self._best) >= self._config.max_open_events_per_camera:
-            self._best.popitem(last=False)
-            self.evicted += 1
 
 
 def render_snapshot(job: SnapshotJob, config: SnapshotConfig) -> bytes:

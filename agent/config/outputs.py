@@ -30,12 +30,6 @@ class SnapshotConfig(StrictModel):
     max_height_px: int = Field(
         480, ge=32, le=8192, description="Snapshots are downscaled to at most this height in pixels."
     )
-    max_open_events_per_camera: int = Field(
-        32,
-        ge=1,
-        le=10_000,
-        description="Most events per camera whose best frame is tracked; the least recently seen is dropped.",
-    )
     queue_size: int = Field(
         16, ge=1, le=1000, description="Most events waiting for encoding; further events' jobs are dropped and counted."
     )

@@ -88,6 +88,10 @@ class EventEngine:
         self.best_frames: tuple[BestFrame, ...] = ()
         """Events whose best frame is the current frame, from the latest update (start included)."""
 
+    def set_frame_size(self, width: int, height: int) -> None:
+        """The frame size the boxes refer to, so a box cut by the frame edge is known (best frames)."""
+        self._frame_size = (width, height)
+
     def __len__(self) -> int:
         """Number of tracks with event state held (pending or started)."""
         return len(self._open)

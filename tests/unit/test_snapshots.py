@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from agent.config.outputs import SnapshotConfig
+from agent.geometry import touches_edge
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
 from agent.snapshot_store import (
@@ -21,8 +22,8 @@ from agent.snapshot_store import (
     safe_file_stem,
     snapshot_path,
 )
-from agent.snapshots import SnapshotJob, SnapshotSelector, SnapshotWorker, is_cut, render_snapshot
-from agent.types import BBox, Event, EventKind, Frame, Image, Track, TrackState
+from agent.snapshots import SnapshotJob, SnapshotWorker, make_job, render_snapshot
+from agent.types import BBox, Frame, Image, Track, TrackState
 from tests.support import assets
 
 W, H = 800, 600
@@ -62,47 +63,16 @@ def real_image() -> Image:
         (BBox(100, 100, 200, H - 3), False),  # just outside the margin of the bottom edge
     ],
 )
-def test_is_cut(box: BBox, cut: bool) -> None:
-    """A box counts as cut off when it comes within the margin of any frame edge."""
-    assert is_cut(box, W, H, MARGIN) is cut
-
-
-def test_uncut_beats_cut_even_with_lower_score() -> None:
-    """An uncut box replaces a cut best, and a later cut box never replaces an uncut one."""
-    selector = SnapshotSelector("front", SnapshotConfig(), MARGIN)
-    assert selector.offer(frame(seq=1), "e1", track(TOUCHING_LEFT, 0.9)) is not None
-    assert selector.offer(frame(seq=2), "e1", track(INSIDE, 0.6)) is not None
-    assert selector.offer(frame(seq=3), "e1", track(TOUCHING_LEFT, 0.99)) is None
-
-
-def test_higher_score_wins() -> None:
-    """Between uncut boxes only a strictly higher score produces a new job."""
-    selector = SnapshotSelector("front", SnapshotConfig(), MARGIN)
-    first = selector.offer(frame(seq=1), "e1", track(INSIDE, 0.6))
-    assert first is not None
-    assert first.score == 0.6
-    assert selector.offer(frame(seq=2), "e1", track(INSIDE, 0.5)) is None
-    assert selector.offer(frame(seq=3), "e1", track(INSIDE, 0.6)) is None
-    better = selector.offer(frame(seq=4), "e1", track(INSIDE, 0.8))
-    assert better is not None
-    assert better.score == 0.8
-    assert better.ts_wall == frame(seq=4).ts_wall
-
-
-def test_events_are_independent() -> None:
-    """A high score on one event does not stop another event from getting its first job."""
-    selector = SnapshotSelector("front", SnapshotConfig(), MARGIN)
-    assert selector.offer(frame(), "e1", track(INSIDE, 0.9)) is not None
-    assert selector.offer(frame(), "e2", track(INSIDE, 0.3)) is not None
+def test_box_near_an_edge_counts_as_cut(box: BBox, cut: bool) -> None:
+    """A box counts as cut off (a worse snapshot) when it comes within the margin of any frame edge."""
+    assert touches_edge(box, W, H, MARGIN) is cut
 
 
 def test_job_image_is_independent_of_the_source_frame() -> None:
-    """Overwriting the ring slot after selection leaves the job's image unchanged."""
+    """Overwriting the ring slot after make_job leaves the job's image unchanged."""
     source = np.zeros((H, W, 3), np.uint8)
     source[100:300, 100:200] = 77
-    selector = SnapshotSelector("front", SnapshotConfig(crop=True, crop_margin_frac=0.0), MARGIN)
-    job = selector.offer(frame(source), "e1", track(INSIDE, 0.9))
-    assert job is not None
+    job = make_job(frame(source), "e1", track(INSIDE, 0.9), SnapshotConfig(crop=True, crop_margin_frac=0.0))
     before = job.image.copy()
     source[:] = 255
     assert np.array_equal(job.image, before)
@@ -112,9 +82,7 @@ def test_job_image_is_independent_of_the_source_frame() -> None:
 
 def test_crop_maps_the_box_into_crop_coordinates() -> None:
     """A crop with a margin holds the box at an offset equal to the margin."""
-    config = SnapshotConfig(crop=True, crop_margin_frac=0.5)
-    job = SnapshotSelector("front", config, MARGIN).offer(frame(), "e1", track(INSIDE, 0.9))
-    assert job is not None
+    job = make_job(frame(), "e1", track(INSIDE, 0.9), SnapshotConfig(crop=True, crop_margin_frac=0.5))
     assert job.image.shape[:2] == (400, 200)  # 200x100 box plus half on each side
     assert (job.box.x1, job.box.y1, job.box.x2, job.box.y2) == (50, 100, 150, 300)
 
@@ -122,42 +90,12 @@ def test_crop_maps_the_box_into_crop_coordinates() -> None:
 def test_full_frame_copy_is_downscaled_to_the_limits() -> None:
     """Without cropping the copy is the whole frame shrunk within max width/height, box scaled alike."""
     config = SnapshotConfig(crop=False, max_width_px=400, max_height_px=400)
-    job = SnapshotSelector("front", config, MARGIN).offer(frame(), "e1", track(INSIDE, 0.9))
-    assert job is not None
+    job = make_job(frame(), "e1", track(INSIDE, 0.9), config)
     assert job.image.shape[:2] == (300, 400)
     assert job.box == BBox(50, 50, 100, 150)
     assert not job.image.flags.writeable
-
-
-def test_open_events_are_bounded_and_closed_events_dropped() -> None:
-    """Past the cap the least recently offered event is forgotten; close() forgets at once."""
-    selector = SnapshotSelector("front", SnapshotConfig(max_open_events_per_camera=3), MARGIN)
-    for event_id in ("e1", "e2", "e3", "e4"):
-        selector.offer(frame(), event_id, track(INSIDE, 0.9))
-    assert selector.open_events == 3
-    assert selector.evicted == 1
-    # e1 was evicted, so the same score is news again; e4 is still known.
-    assert selector.offer(frame(), "e1", track(INSIDE, 0.9)) is not None
-    assert selector.offer(frame(), "e4", track(INSIDE, 0.9)) is None
-    selector.close("e4")
-    assert selector.offer(frame(), "e4", track(INSIDE, 0.9)) is not None
-
-
-def test_end_event_closes() -> None:
-    """An END event message closes its event instead of offering a frame."""
-    selector = SnapshotSelector("front", SnapshotConfig(), MARGIN)
-    start = Event(EventKind.START, "e1", "front", track(INSIDE, 0.9), 0.9, (), (), 0.0, 1.0)
-    end = Event(EventKind.END, "e1", "front", track(INSIDE, 0.9), 0.9, (), (), 0.0, 2.0, end_ts=2.0)
-    assert selector.offer_event(frame(), start) is not None
-    assert selector.open_events == 1
-    assert selector.offer_event(frame(), end) is None
-    assert selector.open_events == 0
-
-
-def test_disabled_selector_makes_no_jobs() -> None:
-    """With snapshots disabled nothing is copied."""
-    selector = SnapshotSelector("front", SnapshotConfig(enabled=False), MARGIN)
-    assert selector.offer(frame(), "e1", track(INSIDE, 0.9)) is None
+    assert job.score == 0.9
+    assert job.ts_wall == frame().ts_wall
 
 
 def decode(jpeg: bytes) -> Image:
@@ -171,7 +109,7 @@ def test_render_real_frame_respects_size_limits(real_image: Image, crop: bool, m
     """A real video frame encodes to a decodable JPEG no larger than the configured limits."""
     config = SnapshotConfig(crop=crop, max_width_px=max_w, max_height_px=max_h, jpeg_quality=70)
     source = frame(real_image)
-    job = SnapshotSelector("front", config, MARGIN).offer(source, "e1", track(BBox(300, 150, 380, 400), 0.8))
+    job = make_job(source, "e1", track(BBox(300, 150, 380, 400), 0.8), config)
     assert job is not None
     image = decode(render_snapshot(job, config))
     assert image.shape[1] <= max_w
@@ -184,7 +122,7 @@ def test_render_draws_the_box(real_image: Image) -> None:
     """With draw_box the box outline changes the pixels on its edge; without it they match the source."""
     box = BBox(300, 150, 380, 400)
     plain = SnapshotConfig(draw_box=False, jpeg_quality=95, max_width_px=768, max_height_px=576)
-    job = SnapshotSelector("front", plain, MARGIN).offer(frame(real_image), "e1", track(box, 0.8))
+    job = make_job(frame(real_image), "e1", track(box, 0.8), plain)
     assert job is not None
     undrawn = decode(render_snapshot(job, plain)).astype(int)
     drawn = decode(render_snapshot(job, plain.model_copy(update={"draw_box": True}))).astype(int)
@@ -193,7 +131,7 @@ def test_render_draws_the_box(real_image: Image) -> None:
     assert np.abs(undrawn[edge] - real_image[edge].astype(int)).mean() < 10
 
 
-def make_job(event_id: str, label: str = "person", score: float = 0.8) -> SnapshotJob:
+def scripted_job(event_id: str, label: str = "person", score: float = 0.8) -> SnapshotJob:
     image = np.full((120, 160, 3), 90, np.uint8)
     return SnapshotJob("front", label, event_id, image, BBox(10, 10, 80, 100), score, 1_700_000_000.0)
 
@@ -204,7 +142,7 @@ def test_worker_publishes_retained_jpeg_and_saves(tmp_path: Path) -> None:
     topics = Topics("edge", "dev1")
     store = SnapshotStore(tmp_path, RetentionLimits(10 * BYTES_PER_MB, 86_400.0))
     worker = SnapshotWorker(topics, SnapshotConfig(save=True), sent.append, store, clock=lambda: 1_700_000_000.0)
-    assert worker.submit(make_job("e1"))
+    assert worker.submit(scripted_job("e1"))
     assert not worker.has_snapshot("e1")
     worker.start()
     worker.stop()
@@ -225,10 +163,10 @@ def test_worker_queue_keeps_latest_job_per_event_and_counts_drops() -> None:
     """A newer job replaces a waiting one of the same event; a new event over the cap is dropped."""
     sent: list[OutboundMessage] = []
     worker = SnapshotWorker(Topics("edge", "dev1"), SnapshotConfig(queue_size=2), sent.append)
-    assert worker.submit(make_job("e1", score=0.5))
-    assert worker.submit(make_job("e2", label="car"))
-    assert worker.submit(make_job("e1", score=0.9))
-    assert not worker.submit(make_job("e3"))
+    assert worker.submit(scripted_job("e1", score=0.5))
+    assert worker.submit(scripted_job("e2", label="car"))
+    assert worker.submit(scripted_job("e1", score=0.9))
+    assert not worker.submit(scripted_job("e3"))
     assert (worker.superseded, worker.dropped, worker.pending) == (1, 1, 2)
     worker.start()
     worker.stop()
