@@ -63,6 +63,15 @@ def status_subscriber(auth: SecureBroker, prefix: str) -> Subscriber:
     return Subscriber("127.0.0.1", auth.broker.port, f"{prefix}/{DEVICE}/status", username=USER, password=PASSWORD)
 
 
+def assert_online_seen(auth_broker: SecureBroker, topic_prefix: str) -> None:
+    """A separate client on the password listener sees the agent's retained `online`."""
+    watcher = status_subscriber(auth_broker, topic_prefix)
+    try:
+        assert watcher.wait_for(lambda ms: any(m.payload == b"online" for m in ms), 10)
+    finally:
+        watcher.close()
+
+
 def test_password_file_login_publishes_online(
     auth_broker: SecureBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
 ) -> None:
@@ -71,11 +80,7 @@ def test_password_file_login_publishes_online(
     secret.write_text(PASSWORD + "\n")
     publisher = start(started, cfg(auth_broker.broker.port, topic_prefix, password_file=secret), tmp_path / "s")
     assert publisher.wait_connected(10)
-    watcher = status_subscriber(auth_broker, topic_prefix)
-    try:
-        assert watcher.wait_for(lambda ms: any(m.payload == b"online" for m in ms), 10)
-    finally:
-        watcher.close()
+    assert_online_seen(auth_broker, topic_prefix)
 
 
 def test_password_from_a_systemd_credential(
@@ -138,11 +143,7 @@ def test_tls_with_client_certificate_and_hostname_verification(
     config = cfg(auth_broker.tls_port, topic_prefix, host="localhost", password=PASSWORD, tls=tls)
     publisher = start(started, config, tmp_path / "s")
     assert publisher.wait_connected(10)
-    watcher = status_subscriber(auth_broker, topic_prefix)
-    try:
-        assert watcher.wait_for(lambda ms: any(m.payload == b"online" for m in ms), 10)
-    finally:
-        watcher.close()
+    assert_online_seen(auth_broker, topic_prefix)
 
 
 def test_tls_hostname_mismatch_is_refused_unless_verification_is_off(
