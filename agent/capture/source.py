@@ -14,6 +14,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from agent.capture.scale import FrameSize, detect_size
 from agent.config.schema import CameraConfig
 from agent.errors import SourceError
 from agent.types import Image
@@ -125,6 +126,7 @@ class OpenCVSource:
             cap = cv2.VideoCapture(int(source) if source.isdigit() else source, cv2.CAP_V4L2)
             # Best effort: backends that do not support the property ignore it.
             cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms)
+            self._request_detect_size(cap)
             return cap
         if self.kind is SourceKind.FILE:
             path = Path(source.removeprefix("file://"))
@@ -135,6 +137,22 @@ class OpenCVSource:
         # unless OPENCV_FFMPEG_CAPTURE_OPTIONS is set in the environment.
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
         return cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+
+    def _request_detect_size(self, cap: cv2.VideoCapture) -> None:
+        """Ask a V4L2 device for the detect resolution, so one with that mode delivers it and no
+        frame needs resizing. Best effort: the capture thread's resize still guarantees the size."""
+        native = _capture_size(cap)
+        target = detect_size(native, self.config.detect_resolution)
+        if target == native:
+            return
+        # OpenCV's V4L2 backend switches mode once both sides are set.
+        cap.set(cv2.CAP_PROP_FRAME_WIDTH, target.width)
+        cap.set(cv2.CAP_PROP_FRAME_HEIGHT, target.height)
+        if _capture_size(cap) != target:
+            # The driver's nearest mode may have another aspect (a cropped view) or be smaller
+            # than asked: keep the default mode and let the resize do the work.
+            cap.set(cv2.CAP_PROP_FRAME_WIDTH, native.width)
+            cap.set(cv2.CAP_PROP_FRAME_HEIGHT, native.height)
 
     def read_into(self, buf: Image) -> Image | None:
         if self._cap is None:
@@ -152,3 +170,7 @@ class OpenCVSource:
         if self._cap is not None:
             self._cap.release()
             self._cap = None
+
+
+def _capture_size(cap: cv2.VideoCapture) -> FrameSize:
+    return FrameSize(int(cap.get(cv2.CAP_PROP_FRAME_WIDTH)), int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT)))

@@ -1,7 +1,8 @@
 """CaptureWorker: the thread `capture-<camera>` that reads one camera into its FrameRing.
 
-It never waits for consumers. On an open or read failure, or a frozen picture, it
-closes the source, marks the camera offline and retries forever with jittered
+It never waits for consumers, and downscales frames to the camera's detect_resolution
+(agent.capture.scale) on their way into the ring. On an open or read failure, or a frozen
+picture, it closes the source, marks the camera offline and retries forever with jittered
 exponential backoff (stop() wakes it at once). The supervisor reads stats() and
 heartbeat_mono from its own thread; the status listener is called on this thread."""
 
@@ -16,11 +17,10 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import numpy as np
-
 from agent.backoff import Backoff
 from agent.capture.frozen import FrozenDetector
 from agent.capture.ring import FrameRing
+from agent.capture.scale import FrameScaler
 from agent.capture.source import FrameSource, OpenCVSource, redact
 from agent.config.schema import CameraConfig
 from agent.errors import SourceError
@@ -105,6 +105,7 @@ class CaptureWorker:
         self._monotonic = monotonic
         self._wall = wall
         self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, rng)
+        self._scaler = FrameScaler(camera, config.detect_resolution)  # kept across sessions: one scratch buffer
         self._stop = threading.Event()
         # Daemon: a camera hung in open() must not block process exit after the supervisor's bounded join.
         self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=True)
@@ -207,17 +208,15 @@ class CaptureWorker:
             self._beat()
             if consumer_paced and not self._await_consumer():
                 return _Outcome.STOPPED
-            buf = self.ring.writable(shape)
-            image = source.read_into(buf)
+            # Native-size decode: into the ring slot, or into the scratch buffer when it must shrink.
+            image = source.read_into(self._scaler.decode_buffer(self.ring, shape))
             if image is None:
                 if source.is_file and frames > 0:
                     return _Outcome.EOF
                 self._fail(f"no frame from {redact(self.config.source)} (stream ended or read timed out)")
                 return _Outcome.FAILED
-            if image is not buf:
-                shape = image.shape
-                buf = self.ring.writable(shape)
-                np.copyto(buf, image)
+            shape = image.shape
+            buf = self._scaler.store(self.ring, image)
             if pacer is not None and not self._sleep_until(pacer.next_due(self._monotonic())):
                 return _Outcome.STOPPED
             ts_mono = self._monotonic()

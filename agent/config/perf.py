@@ -1,8 +1,9 @@
-"""Pydantic models of a camera's performance settings: the motion gate and region crops.
+"""Pydantic models of a camera's performance settings: detect resolution, motion gate, region crops.
 
-Every field has a default, so a camera without these sections behaves as documented
-here. Mask polygons follow agent.config.analytics: pixels of the original frame, or
-0..1 of the frame when every coordinate is <= 1. Used by agent.config.schema.CameraConfig."""
+Every field has a default (detect_resolution's is null: native size), so a camera without
+these sections behaves as documented here. Mask polygons follow agent.config.analytics: pixels
+of the analysed frame (the detect resolution when set), or 0..1 of the frame when every
+coordinate is <= 1. Used by agent.config.schema.CameraConfig."""
 
 from __future__ import annotations
 
@@ -12,6 +13,26 @@ from pydantic import Field, field_validator
 
 from agent.config.analytics import Polygon
 from agent.config.base import StrictModel
+
+MIN_DETECT_SIDE_PX = 32  # below this the motion gate and detector have almost nothing to work with
+MAX_DETECT_SIDE_PX = 8192  # larger than any camera we read: a typo guard
+
+
+class DetectResolution(StrictModel):
+    """The size a camera's frames are analysed at; the capture thread downscales (never upscales)."""
+
+    width: int = Field(
+        ge=MIN_DETECT_SIDE_PX,
+        le=MAX_DETECT_SIDE_PX,
+        description="Width in pixels frames are downscaled to before analysis. Frames that would have to grow on "
+        "either side pass through at their native size (never upscaled).",
+    )
+    height: int | None = Field(
+        default=None,
+        ge=MIN_DETECT_SIDE_PX,
+        le=MAX_DETECT_SIDE_PX,
+        description="Height in pixels; null follows the source's aspect ratio (rounded to an even number).",
+    )
 
 
 class MotionConfig(StrictModel):

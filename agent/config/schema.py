@@ -18,7 +18,7 @@ from agent.config.anomaly import AnomalyConfig
 from agent.config.base import StrictModel
 from agent.config.metrics import MetricsConfig
 from agent.config.outputs import DiscoveryConfig, SnapshotConfig
-from agent.config.perf import MotionConfig, RegionsConfig
+from agent.config.perf import DetectResolution, MotionConfig, RegionsConfig
 from agent.config.remote import RemoteConfigSettings
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -177,6 +177,13 @@ class CameraConfig(StrictModel):
         ge=0,
         description="Seconds of identical pictures after which the stream counts as failed and is reopened; "
         "0 disables. Keep it above the camera's keyframe interval.",
+    )
+    detect_resolution: DetectResolution | None = Field(
+        None,
+        description="Size frames are downscaled to in the capture thread before anything analyses them (motion, "
+        "detector, zones, snapshots, published width/height); null analyses them at their native size. Never "
+        "upscales. Pixel coordinates and areas (masks, zones, lines, filters, motion.mask) then refer to this "
+        "analysed frame; 0..1 coordinates are unaffected.",
     )
     filters: dict[str, LabelFilter] = Field(default_factory=dict, description="Per-label score and box-area filters.")
     masks: tuple[Polygon, ...] = Field(
