@@ -11,10 +11,10 @@ from pathlib import Path
 from agent.anomaly.stream import StreamStatus
 from agent.capture import CaptureWorker, FrameRing
 from agent.config.schema import AgentConfig, CameraConfig
-from agent.detect import Detector
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.detection_stage import DetectionStage
+from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.publish.topics import Topics
 
@@ -29,16 +29,22 @@ class CameraUnit:
     config: CameraConfig
     ring: FrameRing
     capture: CaptureWorker
+    detection: DetectionStage
     processor: CameraProcessor
     counters: DetectCounters
+
+    def lane(self) -> CameraLane:
+        """How the pipeline's threads see this camera."""
+        return CameraLane(
+            self.name, self.ring, self.detection, self.processor, 1.0 / self.config.detect_fps, self.counters
+        )
 
 
 @dataclass(frozen=True, slots=True)
 class CameraDeps:
-    """What every camera shares: the agent config, the detector, topics, the snapshot worker."""
+    """What every camera shares: the agent config, topics, the snapshot worker."""
 
     agent: AgentConfig
-    detector: Detector
     topics: Topics
     frame_ready: threading.Event
     snapshots: Snapshots | None
@@ -49,8 +55,9 @@ def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps) -> CameraUnit:
     """Create (but do not start) a camera's ring, capture worker and processor."""
     ring = FrameRing(name, cfg.ring_slots, notify=deps.frame_ready)
     capture = CaptureWorker(name, cfg, ring, status_listener=deps.status_listener)
+    detection = DetectionStage(cfg.motion, cfg.regions, deps.agent.model.nms_iou)
     processor, counters = build_processor(name, cfg, deps, capture)
-    return CameraUnit(name, cfg, ring, capture, processor, counters)
+    return CameraUnit(name, cfg, ring, capture, detection, processor, counters)
 
 
 def build_processor(
@@ -58,7 +65,6 @@ def build_processor(
 ) -> tuple[CameraProcessor, DetectCounters]:
     """A fresh processor for a camera whose capture keeps running (e.g. after a model reload)."""
     counters = DetectCounters()
-    detection = DetectionStage(cfg.motion, cfg.regions, deps.detector, deps.agent.model.nms_iou)
     anomalies = AnomalyStage(
         name, cfg.anomalies, anomaly_state_path(deps.agent.state_dir, name), stream_status_of(capture)
     )
@@ -66,7 +72,6 @@ def build_processor(
         name,
         cfg,
         deps.agent.model.min_score,
-        detection,
         deps.topics,
         counters,
         anomalies=anomalies,

@@ -1,8 +1,9 @@
 """The supervisor (main thread): builds the workers from a config, keeps them
 healthy, publishes stats, speaks sd_notify, and shuts down in order.
 
-Threads it owns: one capture thread per camera, the inference thread, the snapshot
-worker and the publisher's threads. Only the supervisor starts or stops them."""
+Threads it owns: one capture thread per camera, the detector thread(s) and the analytics
+thread (agent.pipeline.workers), the snapshot worker and the publisher's threads. Only the
+supervisor starts or stops them."""
 
 from __future__ import annotations
 
@@ -17,15 +18,16 @@ import cv2
 from agent import __version__
 from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_processor
 from agent.catalog import resolve_model
-from agent.config.schema import AgentConfig, CameraConfig
+from agent.config.schema import AgentConfig, CameraConfig, Delegate
 from agent.detect import TFLiteDetector
 from agent.discovery import build_plan, sync_discovery
 from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
 from agent.metrics import MetricsExporter
 from agent.notify import SystemdNotifier
-from agent.pipeline.inference import CameraLane, InferenceWorker
+from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.processor import Snapshots
+from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
 from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
@@ -61,12 +63,12 @@ class Supervisor:
         self._stalled: list[str] = []
         self._frame_ready = threading.Event()
         self._started_mono = time.monotonic()
-        self.detector, self.model_name = load_detector(config)
+        self.detectors, self.model_name = load_detectors(config)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.publisher = make_publisher(config)
         self.snapshot_worker = self._make_snapshot_worker()
         self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
-        self.inference = InferenceWorker(self.send, self._frame_ready)
+        self.pipeline = PipelineWorkers(self.detectors, self.send, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
         self.remote = RemoteConfigController(self, config_path)
 
@@ -100,9 +102,7 @@ class Supervisor:
 
     def _deps(self) -> CameraDeps:
         snapshots = Snapshots(self.snapshot_worker, self.config.snapshots) if self.snapshot_worker else None
-        return CameraDeps(
-            self.config, self.detector, self.publisher.topics, self._frame_ready, snapshots, self._camera_status
-        )
+        return CameraDeps(self.config, self.publisher.topics, self._frame_ready, snapshots, self._camera_status)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -115,7 +115,7 @@ class Supervisor:
         for name, camera in self.config.cameras.items():
             if camera.enabled:
                 self.start_camera(name, camera)
-        self.inference.start()
+        self.pipeline.start()
         self.remote.start()
 
     def _sync_discovery(self) -> None:
@@ -124,7 +124,7 @@ class Supervisor:
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps())
         self.cameras[name] = unit
-        self.inference.set_lane(CameraLane(name, unit.ring, unit.processor, 1.0 / cfg.detect_fps, unit.counters))
+        self.pipeline.set_lane(unit.lane())
         unit.capture.start()
 
     def stop_camera(self, name: str) -> None:
@@ -132,7 +132,7 @@ class Supervisor:
         unit = self.cameras.pop(name)
         unit.capture.stop()
         unit.capture.join(JOIN_TIMEOUT_S)
-        self.inference.retire_lane(name)
+        self.pipeline.retire_lane(name)
 
     def _camera_status(self, camera: str, online: bool) -> None:
         log.info("camera %s is %s", camera, "online" if online else "offline")
@@ -169,17 +169,21 @@ class Supervisor:
 
         The parts that can fail (a new model, a new broker connection) come up first;
         if one fails the old config stays in force and the reason is returned."""
-        detector, model_name = self.detector, self.model_name
+        detectors, model_name = self.detectors, self.model_name
         if plan.model_reload:
             try:
-                detector, model_name = load_detector(new)
+                detectors, model_name = load_detectors(new)
             except AgentError as exc:
                 return f"model did not load: {exc}"
         if plan.mqtt_reconnect:
             failure = self._swap_publisher(new)
             if failure is not None:
                 return failure
-        self.config, self.detector, self.model_name = new, detector, model_name
+        self.config, self.model_name = new, model_name
+        if detectors is not self.detectors:
+            self.detectors = detectors
+            if not self.pipeline.replace_detectors(detectors, JOIN_TIMEOUT_S):
+                log.error("a detector thread did not stop within %.0f s after the model reload", JOIN_TIMEOUT_S)
         for name in plan.cameras_removed:
             self.stop_camera(name)
         for name in plan.cameras_restarted:
@@ -196,11 +200,9 @@ class Supervisor:
     def _replace_processor(self, name: str) -> None:
         """New detector or topics for a camera whose capture keeps running: frames continue without a gap."""
         unit = self.cameras[name]
+        unit.detection = DetectionStage(unit.config.motion, unit.config.regions, self.config.model.nms_iou)
         unit.processor, unit.counters = build_processor(name, unit.config, self._deps(), unit.capture)
-        self.inference.retire_lane(name)
-        self.inference.set_lane(
-            CameraLane(name, unit.ring, unit.processor, 1.0 / unit.config.detect_fps, unit.counters)
-        )
+        self.pipeline.set_lane(unit.lane())
 
     def _swap_publisher(self, new: AgentConfig) -> str | None:
         """Connect with the new broker settings; on failure reconnect with the old ones.
@@ -259,7 +261,7 @@ class Supervisor:
             self.notifier.watchdog()
 
     def heartbeats(self) -> list[Heartbeat]:
-        beats = [Heartbeat("inference", self.inference.heartbeat_mono, self.inference.is_alive())]
+        beats = self.pipeline.heartbeats()
         beats += [
             Heartbeat(f"capture-{name}", unit.capture.heartbeat_mono, not unit.capture.ended.is_set())
             for name, unit in self.cameras.items()
@@ -285,7 +287,7 @@ class Supervisor:
     def _all_sources_done(self) -> bool:
         if not self.cameras:
             return False
-        return all(unit.capture.ended.is_set() and self.inference.idle_for(unit.name) for unit in self.cameras.values())
+        return all(unit.capture.ended.is_set() and self.pipeline.idle_for(unit.name) for unit in self.cameras.values())
 
     def stats_snapshot(self) -> StatsSnapshot:
         now = time.monotonic()
@@ -311,7 +313,7 @@ class Supervisor:
         return StatsSnapshot(
             version=__version__,
             uptime_s=now - self._started_mono,
-            runtime=self.detector.runtime_name,
+            runtime=self.detectors[0].runtime_name,
             model=self.model_name,
             cameras=cameras,
             publisher=self.publisher.stats(),
@@ -325,18 +327,14 @@ class Supervisor:
         self.notifier.status(self.status_line())
 
     def shutdown(self) -> None:
-        """Ordered stop: capture, inference, end open events, publish offline, disconnect."""
+        """Ordered stop: capture, detection, analytics, end open events, publish offline, disconnect."""
         self.notifier.stopping()
         for unit in self.cameras.values():
             unit.capture.stop()
         for unit in self.cameras.values():
             unit.capture.join(JOIN_TIMEOUT_S)
-        self.inference.stop()
-        self.inference.join(JOIN_TIMEOUT_S)
-        if not self.inference.is_alive():
-            self.inference.finish_all(time.time())
-        else:
-            log.error("inference thread did not stop within %.0f s; open events are not ended", JOIN_TIMEOUT_S)
+        if not self.pipeline.stop(time.time(), JOIN_TIMEOUT_S):
+            log.error("a pipeline thread did not stop within %.0f s; open events are not ended", JOIN_TIMEOUT_S)
         if self.snapshot_worker is not None:
             self.snapshot_worker.stop()
             self.snapshot_worker.join(JOIN_TIMEOUT_S)
@@ -347,9 +345,16 @@ class Supervisor:
         self.notifier.close()
 
 
-def load_detector(config: AgentConfig) -> tuple[TFLiteDetector, str]:
+def load_detectors(config: AgentConfig) -> tuple[list[TFLiteDetector], str]:
+    """One interpreter per model.interpreters; several Edge TPUs are taken one each (":0", ":1", ...)."""
     resolved = resolve_model(config)
-    return TFLiteDetector(resolved.model_path, resolved.labels_path, config.model), resolved.model_path.name
+    count = config.model.interpreters
+    edgetpu = config.model.delegate is Delegate.EDGETPU and count > 1
+    detectors = [
+        TFLiteDetector(resolved.model_path, resolved.labels_path, config.model, f":{i}" if edgetpu else None)
+        for i in range(count)
+    ]
+    return detectors, resolved.model_path.name
 
 
 def make_publisher(config: AgentConfig) -> MqttPublisher:

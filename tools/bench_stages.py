@@ -20,7 +20,6 @@ from agent.config.loader import load_config_text
 from agent.detect import TFLiteDetector
 from agent.motion import MotionDetector
 from agent.pipeline.counters import DetectCounters
-from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.processor import CameraProcessor
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
@@ -51,8 +50,7 @@ def stage_frames(video: Path, frames: int, detector: TFLiteDetector, publisher: 
     h, w = first.shape[:2]
     motion = MotionDetector(cam_cfg.motion, (w, h))
     tracker = Tracker(cam_cfg.tracker)
-    detection = DetectionStage(cam_cfg.motion, cam_cfg.regions, detector, config.model.nms_iou)
-    processor = CameraProcessor("cam0", cam_cfg, config.model.min_score, detection, publisher.topics, DetectCounters())
+    processor = CameraProcessor("cam0", cam_cfg, config.model.min_score, publisher.topics, DetectCounters())
     # Private parts on purpose: the benchmark times the steps that detect() runs back to back.
     interp, writer, adapter = detector._interpreter, detector._writer, detector._adapter
     index = detector._input_index

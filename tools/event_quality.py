@@ -202,8 +202,8 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
     payloads: list[dict[str, Any]] = []
     t0 = 1_750_000_000.0
     for name, cam in config.cameras.items():
-        stage = DetectionStage(cam.motion, cam.regions, detector, config.model.nms_iou)
-        proc = CameraProcessor(name, cam, config.model.min_score, stage, topics, DetectCounters())
+        stage = DetectionStage(cam.motion, cam.regions, config.model.nms_iou)
+        proc = CameraProcessor(name, cam, config.model.min_score, topics, DetectCounters())
         cap = cv2.VideoCapture(cam.source)
         fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
         seq, next_ts, ts = 0, 0.0, 0.0
@@ -216,7 +216,8 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
             if ts + 1e-9 < next_ts:
                 continue
             next_ts = ts + 1.0 / cam.detect_fps
-            out = proc.process(Frame(name, seq, ts, t0 + ts, image))
+            frame = Frame(name, seq, ts, t0 + ts, image)
+            out = proc.process(frame, stage.run(frame, detector, proc.detector_floor, proc.active_boxes))
             payloads += [json.loads(m.payload) for m in out if m.topic == topics.events()]
         payloads += [json.loads(m.payload) for m in proc.finish(t0 + ts) if m.topic == topics.events()]
     if detector.invoke_ms:

@@ -147,6 +147,16 @@ class FrameRing:
 
     # --- either side ---------------------------------------------------------
     @property
+    def slot_count(self) -> int:
+        return len(self._slots)
+
+    @property
+    def held_count(self) -> int:
+        """Frames the consumer side holds now (taken and not yet released)."""
+        with self._lock:
+            return sum(1 for s in self._slots if s.held)
+
+    @property
     def latest_seq(self) -> int:
         with self._lock:
             return self._seq

@@ -128,6 +128,14 @@ class ModelConfig(StrictModel):
         description="Output layout: auto (inspect the tensors), ssd (TFLite_Detection_PostProcess) or yolo (raw [1,4+C,N]).",
     )
     threads: int = Field(2, ge=1, le=64, description="Interpreter CPU threads.")
+    interpreters: int = Field(
+        1,
+        ge=1,
+        le=8,
+        description="Detector threads, each with its own interpreter of this model (and its memory), serving "
+        "the cameras together. More than 1 pays off with more cores than one interpreter's threads use, or with "
+        "several Edge TPUs; on 2 cores, 1 interpreter with 2 threads is faster.",
+    )
     delegate: Delegate = Field(
         Delegate.CPU, description="cpu (XNNPACK) or edgetpu (needs libedgetpu.so.1 and an _edgetpu model)."
     )

@@ -54,12 +54,16 @@ def input_spec(inputs: tuple[TensorInfo, ...], kind: ModelKind, model_path: Path
 class TFLiteDetector:
     """One TFLite model with its labels; `detect()` runs it on a BGR uint8 frame."""
 
-    def __init__(self, model_path: Path, labels_path: Path, cfg: ModelConfig) -> None:
+    def __init__(
+        self, model_path: Path, labels_path: Path, cfg: ModelConfig, edgetpu_device: str | None = None
+    ) -> None:
         runtime = select_runtime()
         self.runtime_name: str = runtime.name
         self.runtime_version: str = runtime.version
         self._cfg = cfg
-        self._interpreter: Interpreter = open_interpreter(runtime, model_path, cfg.threads, cfg.delegate)
+        self._interpreter: Interpreter = open_interpreter(
+            runtime, model_path, cfg.threads, cfg.delegate, edgetpu_device
+        )
         outputs = tensor_infos(self._interpreter.get_output_details())
         self.kind: ModelKind = resolve_kind(outputs, cfg.kind)
         inputs = tensor_infos(self._interpreter.get_input_details())

@@ -59,7 +59,7 @@ class Runtime:
     name: str
     version: str
     interpreter_class: Callable[..., Interpreter]
-    load_delegate: Callable[[str], object]
+    load_delegate: Callable[..., object]  # (library, options=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,13 +112,14 @@ def select_runtime(env: Mapping[str, str] | None = None) -> Runtime:
     raise ModelError(f"no TFLite runtime is installed ({'; '.join(failures)}); {INSTALL_HINT}")
 
 
-def load_edgetpu_delegate(runtime: Runtime) -> object:
-    """Load the Coral Edge TPU delegate through the runtime, or raise an actionable ModelError."""
+def load_edgetpu_delegate(runtime: Runtime, device: str | None = None) -> object:
+    """Load the Coral Edge TPU delegate through the runtime, or raise an actionable ModelError.
+    `device` is libedgetpu's selector (":0", ":1", "usb:0", "pci:0"); None takes any free one."""
     try:
         # dlopen it first, as load_delegate would: when that fails inside load_delegate, the half-built
         # Delegate object later prints an AttributeError traceback from its __del__ (litert 2.3, tflite 2.14).
         ctypes.CDLL(EDGETPU_LIBRARY)
-        return runtime.load_delegate(EDGETPU_LIBRARY)
+        return runtime.load_delegate(EDGETPU_LIBRARY, {"device": device} if device else None)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelError(
             f"Coral Edge TPU runtime {EDGETPU_LIBRARY} not found; install libedgetpu1-std (Coral's apt repository) "
@@ -126,11 +127,13 @@ def load_edgetpu_delegate(runtime: Runtime) -> object:
         ) from exc
 
 
-def open_interpreter(runtime: Runtime, model_path: Path, threads: int, delegate: Delegate) -> Interpreter:
+def open_interpreter(
+    runtime: Runtime, model_path: Path, threads: int, delegate: Delegate, edgetpu_device: str | None = None
+) -> Interpreter:
     """Load `model_path` with `threads` CPU threads (and the Edge TPU delegate if asked) and allocate tensors."""
     if not model_path.is_file():
         raise ModelError(f"model file not found: {model_path}")
-    delegates = [load_edgetpu_delegate(runtime)] if delegate is Delegate.EDGETPU else None
+    delegates = [load_edgetpu_delegate(runtime, edgetpu_device)] if delegate is Delegate.EDGETPU else None
     try:
         interpreter = runtime.interpreter_class(
             model_path=str(model_path), num_threads=threads, experimental_delegates=delegates

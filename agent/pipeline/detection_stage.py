@@ -1,7 +1,8 @@
 """Decides whether and where the detector runs on a camera's frame: motion gate,
 region crops, then the detector, with boxes mapped back to the full frame.
 
-One DetectionStage per camera; only the inference thread calls it."""
+One DetectionStage per camera; only the detector thread that has claimed the camera
+calls it, with that thread's detector."""
 
 from __future__ import annotations
 
@@ -28,18 +29,17 @@ class StageTimings:
 class DetectionStage:
     """Motion gate, region planning and detection for one camera."""
 
-    def __init__(
-        self, motion_cfg: MotionConfig, regions_cfg: RegionsConfig, detector: Detector, nms_iou: float
-    ) -> None:
+    def __init__(self, motion_cfg: MotionConfig, regions_cfg: RegionsConfig, nms_iou: float) -> None:
         self._motion_cfg = motion_cfg
         self._regions_cfg = regions_cfg
-        self._detector = detector
         self._nms_iou = nms_iou
         self._gate = MotionGate(motion_cfg)
         self._motion: MotionDetector | None = None
         self.last_timings = StageTimings(0.0, 0.0, 0)
 
-    def run(self, frame: Frame, min_score: float, track_boxes: Sequence[BBox]) -> DetectionResult | None:
+    def run(
+        self, frame: Frame, detector: Detector, min_score: float, track_boxes: Sequence[BBox]
+    ) -> DetectionResult | None:
         """Detections in full-frame pixels, or None when the gate says the detector is not needed."""
         started = time.perf_counter()
         motion = self._motion_result(frame)
@@ -48,14 +48,14 @@ class DetectionStage:
             self.last_timings = StageTimings(motion_ms, 0.0, 0)
             return None
         self._gate.mark_detected(frame.ts_mono)
-        model_side = min(self._detector.input_size)
+        model_side = min(detector.input_size)
         regions = plan_regions(
             self._regions_cfg.mode, frame.width, frame.height, model_side, motion.boxes, track_boxes, self._regions_cfg
         )
         if len(regions) == 1 and regions[0] == full_frame(frame.width, frame.height):
-            result = self._detector.detect(frame.image, min_score)
+            result = detector.detect(frame.image, min_score)
         else:
-            result = self._detect_regions(frame, regions, min_score)
+            result = self._detect_regions(frame, detector, regions, min_score)
         self.last_timings = StageTimings(motion_ms, result.inference_ms, len(regions))
         return result
 
@@ -66,11 +66,13 @@ class DetectionStage:
             self._motion = MotionDetector(self._motion_cfg, (frame.width, frame.height))
         return self._motion.update(frame.image)
 
-    def _detect_regions(self, frame: Frame, regions: Sequence[Region], min_score: float) -> DetectionResult:
+    def _detect_regions(
+        self, frame: Frame, detector: Detector, regions: Sequence[Region], min_score: float
+    ) -> DetectionResult:
         found: list[Detection] = []
         inference_ms = 0.0
         for region in regions:
-            crop_result = self._detector.detect(region.crop(frame.image), min_score)
+            crop_result = detector.detect(region.crop(frame.image), min_score)
             inference_ms += crop_result.inference_ms
             found.extend(map_detections_from_region(crop_result.detections, region))
         return DetectionResult(merge_detections(found, self._nms_iou), inference_ms)

@@ -1,7 +1,7 @@
-"""Per-camera analytics on the inference thread: detection stage, filters, tracker,
-zones, events, lines, counts, snapshots and anomalies, turned into outbound messages.
+"""Per-camera analytics on the analytics thread: filters, tracker, zones, events, lines,
+counts, snapshots and anomalies, turned into outbound messages.
 
-One CameraProcessor per camera; only the inference thread calls it. Geometry that
+One CameraProcessor per camera; only the analytics thread calls it. Geometry that
 depends on the frame size (zones, lines) is built at the first frame."""
 
 from __future__ import annotations
@@ -20,13 +20,12 @@ from agent.filters import DetectionFilter
 from agent.lines import LineCounter
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
-from agent.pipeline.detection_stage import DetectionStage
 from agent.publish import messages
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
 from agent.snapshots import SnapshotJob, make_job
 from agent.track import Tracker
-from agent.types import DetectionResult, Event, EventKind, Frame, Track, TrackState
+from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
 from agent.zones import ZoneTracker
 
 ZonesByTrack = dict[int, tuple[str, ...]]
@@ -60,7 +59,6 @@ class CameraProcessor:
         name: str,
         cfg: CameraConfig,
         model_min_score: float,
-        detection: DetectionStage,
         topics: Topics,
         counters: DetectCounters,
         anomalies: AnomalyStage | None = None,
@@ -69,7 +67,6 @@ class CameraProcessor:
     ) -> None:
         self.name = name
         self.cfg = cfg
-        self._detection = detection
         self._topics = topics
         self._counters = counters
         self._anomalies = anomalies
@@ -84,10 +81,17 @@ class CameraProcessor:
         self._lines: LineCounter | None = None
         self._tracks: list[Track] = []
         self._zones_now: ZonesByTrack = {}
+        # Read by the detector thread (motion gate, regions) while this thread replaces it: one
+        # reference assignment per frame, so the reader sees the old or the new tuple, never half.
+        self.active_boxes: tuple[BBox, ...] = ()
 
-    def process(self, frame: Frame) -> list[OutboundMessage]:
-        active = [t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST)]
-        result = self._detection.run(frame, self._detector_floor, active)
+    @property
+    def detector_floor(self) -> float:
+        """The lowest score any filter or the tracker's second pass can use: the detector's cut-off."""
+        return self._detector_floor
+
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
+        """A frame and what the detector found on it; None: the motion gate skipped the detector."""
         if result is None:
             self._counters.skipped()
             return self._anomaly_messages(frame)
@@ -103,6 +107,7 @@ class CameraProcessor:
         if reported:
             out.append(messages.encode_detections(self._topics, frame, DetectionResult(reported, result.inference_ms)))
         self._tracks = self._tracker.update(candidates, frame.ts_mono)
+        self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
         events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
         self._take_snapshots(frame)
@@ -123,6 +128,7 @@ class CameraProcessor:
         """End every open event and anomaly (shutdown or camera removal) and report counts as 0."""
         out = self._event_messages(self._events.end_all(ts_wall))
         self._tracks, self._zones_now = [], {}
+        self.active_boxes = ()
         out.extend(self._count_messages())
         if self._anomalies is not None:
             out.extend(messages.encode_anomaly(self._topics, a) for a in self._anomalies.finish(ts_wall))

@@ -1,0 +1,194 @@
+"""The table of cameras the detector threads serve, and who may touch which camera when.
+
+Detector threads claim a camera (the stalest due one, see scheduler), take its freshest
+frame and hand the result to the analytics thread, which releases the frame. A claimed
+camera is served by one detector thread at a time, so its frames reach analytics in order."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from agent.detect import Detector
+from agent.pipeline.counters import DetectCounters
+from agent.pipeline.scheduler import CameraSlot, choose_next
+from agent.publish.messages import OutboundMessage
+from agent.types import BBox, DetectionResult, Frame
+
+MAX_IN_FLIGHT = 2  # one frame in analytics while the next is detected; more would only add latency
+RING_SLOTS_KEPT_FREE = 2  # FrameRing: the producer needs two slots the consumer does not hold
+
+
+class FrameFeed(Protocol):
+    """The consumer side of a camera's FrameRing."""
+
+    @property
+    def latest_seq(self) -> int: ...
+
+    @property
+    def slot_count(self) -> int: ...
+
+    @property
+    def held_count(self) -> int: ...
+
+    def take_latest(self, after_seq: int) -> Frame | None: ...
+
+    def release(self, frame: Frame) -> None: ...
+
+
+class DetectionRunner(Protocol):
+    """Gate, regions and detector for one camera (agent.pipeline.detection_stage.DetectionStage)."""
+
+    def run(
+        self, frame: Frame, detector: Detector, min_score: float, track_boxes: Sequence[BBox]
+    ) -> DetectionResult | None: ...
+
+
+class FrameProcessor(Protocol):
+    """Everything after the detector for one camera (agent.pipeline.processor.CameraProcessor)."""
+
+    @property
+    def detector_floor(self) -> float: ...
+
+    @property
+    def active_boxes(self) -> tuple[BBox, ...]: ...
+
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]: ...
+
+    def tick(self, ts_wall: float) -> list[OutboundMessage]: ...
+
+    def finish(self, ts_wall: float) -> list[OutboundMessage]: ...
+
+
+@dataclass(eq=False)
+class CameraLane:
+    """One camera as the pipeline sees it. The mutable fields below are guarded by the LaneTable's lock."""
+
+    name: str
+    feed: FrameFeed
+    detection: DetectionRunner
+    processor: FrameProcessor
+    min_interval_s: float
+    counters: DetectCounters
+    last_seq: int = 0  # newest seq taken by a detector thread (ring seqs start at 1)
+    last_detect_mono: float | None = None
+    claimed: bool = False  # a detector thread is working on this camera now
+    retired: bool = False
+    processed: int = 0
+    max_in_flight: int = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.max_in_flight = max(1, min(MAX_IN_FLIGHT, self.feed.slot_count - RING_SLOTS_KEPT_FREE))
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A camera and its freshest frame, now owned by one detector thread; or how long to wait."""
+
+    lane: CameraLane | None
+    frame: Frame | None
+    wait_s: float
+
+
+class LaneTable:
+    """Every running camera, shared by the detector threads, the analytics thread and the supervisor."""
+
+    def __init__(self, frame_ready: threading.Event) -> None:
+        self._lock = threading.Lock()
+        self._lanes: dict[str, CameraLane] = {}
+        self._frame_ready = frame_ready
+
+    def add(self, lane: CameraLane) -> CameraLane | None:
+        """Add a camera; a camera of the same name is retired and returned if it can be finished now."""
+        with self._lock:
+            old = self._lanes.get(lane.name)
+            self._lanes[lane.name] = lane
+            finishable = self._retire_locked(old) if old is not None else None
+        self._frame_ready.set()
+        return finishable
+
+    def retire(self, name: str) -> CameraLane | None:
+        """Stop serving a camera. Returns it when no detector thread holds it (finish it now);
+        otherwise the thread that holds it gets it back from release_claim()."""
+        with self._lock:
+            lane = self._lanes.get(name)
+            return self._retire_locked(lane) if lane is not None else None
+
+    def _retire_locked(self, lane: CameraLane) -> CameraLane | None:
+        if self._lanes.get(lane.name) is lane:
+            del self._lanes[lane.name]
+        lane.retired = True
+        return None if lane.claimed else lane
+
+    def lanes(self) -> list[CameraLane]:
+        with self._lock:
+            return list(self._lanes.values())
+
+    def get(self, name: str) -> CameraLane | None:
+        with self._lock:
+            return self._lanes.get(name)
+
+    def claim_next(self, now_mono: float) -> Claim:
+        """The stalest due camera with its freshest frame, or the wait until one may be due."""
+        with self._lock:
+            # Frames out of the ring are counted by the ring itself, so a lane that replaced another
+            # (model reload) also waits for the frames its predecessor still has in analytics.
+            ready = [
+                lane for lane in self._lanes.values() if not lane.claimed and lane.feed.held_count < lane.max_in_flight
+            ]
+            slots = [
+                CameraSlot(lane.name, lane.feed.latest_seq > lane.last_seq, lane.last_detect_mono, lane.min_interval_s)
+                for lane in ready
+            ]
+            decision = choose_next(slots, now_mono)
+            if decision.camera is None:
+                return Claim(None, None, decision.wait_s)
+            lane = self._lanes[decision.camera]
+            frame = lane.feed.take_latest(lane.last_seq)
+            if frame is None:
+                return Claim(None, None, 0.0)
+            late = lane.last_detect_mono is not None and now_mono - lane.last_detect_mono > 2.0 * lane.min_interval_s
+            if late and frame.seq > lane.last_seq + 1:
+                # Frames kept coming but the camera waited a whole extra interval: others held the detector.
+                lane.counters.starved()
+            lane.claimed = True
+            lane.last_seq = frame.seq
+            lane.last_detect_mono = now_mono
+            return Claim(lane, frame, 0.0)
+
+    def release_claim(self, lane: CameraLane) -> bool:
+        """The detector thread is done with the camera. True when it was retired meanwhile:
+        the caller then queues its finish, after the frames it already handed on."""
+        with self._lock:
+            lane.claimed = False
+            retired = lane.retired
+        self._frame_ready.set()
+        return retired
+
+    def frame_done(self, lane: CameraLane, frame: Frame) -> None:
+        """The analytics thread has finished with a frame: it goes back to the ring."""
+        try:
+            lane.feed.release(frame)
+        finally:
+            with self._lock:
+                lane.processed += 1
+            self._frame_ready.set()
+
+    def idle(self, name: str) -> bool:
+        """True when the camera's newest frame has been through analytics (batch runs end on this)."""
+        with self._lock:
+            lane = self._lanes.get(name)
+            if lane is None:
+                return True
+            return lane.feed.latest_seq <= lane.last_seq and lane.feed.held_count == 0 and not lane.claimed
+
+    def drain_all(self) -> list[CameraLane]:
+        """Remove and return every camera (shutdown, after the detector threads have stopped)."""
+        with self._lock:
+            lanes = list(self._lanes.values())
+            self._lanes.clear()
+            for lane in lanes:
+                lane.retired = True
+            return lanes

@@ -1,0 +1,167 @@
+"""LaneTable: which detector thread may take which camera's frame, and when a camera may be finished."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from agent.capture.ring import FrameRing
+from agent.detect import Detector
+from agent.pipeline.counters import DetectCounters
+from agent.pipeline.lanes import CameraLane, LaneTable
+from agent.publish.messages import OutboundMessage
+from agent.types import BBox, DetectionResult, Frame
+
+
+class NoDetection:
+    """A DetectionRunner that is never called in these tests (the table does not run detection)."""
+
+    def run(
+        self, frame: Frame, detector: Detector, min_score: float, track_boxes: Sequence[BBox]
+    ) -> DetectionResult | None:
+        raise AssertionError("the lane table must not run detection")
+
+
+class NoProcessor:
+    detector_floor = 0.3
+    active_boxes: tuple[BBox, ...] = ()
+
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
+        return []
+
+    def tick(self, ts_wall: float) -> list[OutboundMessage]:
+        return []
+
+    def finish(self, ts_wall: float) -> list[OutboundMessage]:
+        return []
+
+
+def ring_with_frames(name: str, count: int, slots: int = 4) -> FrameRing:
+    ring = FrameRing(name, slots)
+    for i in range(count):
+        ring.writable((2, 2, 3))[...] = i
+        ring.commit(float(i), 1000.0 + i)
+    return ring
+
+
+def lane(ring: FrameRing, interval_s: float = 0.0) -> CameraLane:
+    return CameraLane(ring.camera, ring, NoDetection(), NoProcessor(), interval_s, DetectCounters())
+
+
+@pytest.mark.parametrize(("slots", "expected"), [(3, 1), (4, 2), (8, 2)])
+def test_frames_in_flight_follow_ring_size(slots: int, expected: int) -> None:
+    """A camera may have ring_slots - 2 frames out of its ring (at most 2), so the producer never starves."""
+    assert lane(FrameRing("cam", slots)).max_in_flight == expected
+
+
+def test_claim_takes_freshest_frame_of_stalest_camera() -> None:
+    """The never-served camera goes first, and the frame taken is its newest one."""
+    table = LaneTable(threading.Event())
+    a, b = lane(ring_with_frames("a", 3)), lane(ring_with_frames("b", 2))
+    a.last_detect_mono = 5.0
+    table.add(a)
+    table.add(b)
+    claim = table.claim_next(10.0)
+    assert claim.lane is b
+    assert claim.frame is not None
+    assert claim.frame.seq == 2
+
+
+def test_claimed_camera_is_not_claimed_twice() -> None:
+    """While one detector thread holds a camera, another thread gets nothing from it."""
+    table = LaneTable(threading.Event())
+    ring = ring_with_frames("a", 1)
+    table.add(lane(ring))
+    first = table.claim_next(1.0)
+    assert first.lane is not None
+    ring.writable((2, 2, 3))
+    ring.commit(2.0, 1002.0)
+    assert table.claim_next(2.0).lane is None
+    table.release_claim(first.lane)
+    assert table.claim_next(3.0).lane is first.lane
+
+
+def test_camera_waits_while_its_frames_are_in_analytics() -> None:
+    """With max_in_flight frames out of the ring, the camera is not claimed until analytics returns one."""
+    table = LaneTable(threading.Event())
+    ring = ring_with_frames("a", 1, slots=3)  # max_in_flight 1
+    cam = lane(ring)
+    table.add(cam)
+    claim = table.claim_next(1.0)
+    assert claim.frame is not None
+    table.release_claim(cam)
+    ring.writable((2, 2, 3))
+    ring.commit(2.0, 1002.0)
+    assert table.claim_next(2.0).lane is None
+    assert not table.idle("a")
+    table.frame_done(cam, claim.frame)
+    assert ring.held_count == 0
+    assert table.claim_next(3.0).lane is cam
+
+
+def test_idle_only_after_the_last_frame_is_back() -> None:
+    """A batch run may end only when the newest frame was taken and analytics has released it."""
+    table = LaneTable(threading.Event())
+    cam = lane(ring_with_frames("a", 1))
+    table.add(cam)
+    assert not table.idle("a")
+    claim = table.claim_next(1.0)
+    assert claim.frame is not None
+    table.release_claim(cam)
+    assert not table.idle("a")
+    table.frame_done(cam, claim.frame)
+    assert table.idle("a")
+    assert cam.processed == 1
+
+
+def test_retiring_an_unclaimed_camera_finishes_it_now() -> None:
+    """retire() hands back a camera nobody holds, and it is no longer served."""
+    table = LaneTable(threading.Event())
+    cam = lane(ring_with_frames("a", 1))
+    table.add(cam)
+    assert table.retire("a") is cam
+    assert cam.retired
+    assert table.claim_next(1.0).lane is None
+    assert table.retire("a") is None
+
+
+def test_retiring_a_claimed_camera_is_finished_by_its_holder() -> None:
+    """A camera retired while a detector thread holds it is finished when that thread lets go."""
+    table = LaneTable(threading.Event())
+    cam = lane(ring_with_frames("a", 1))
+    table.add(cam)
+    assert table.claim_next(1.0).lane is cam
+    assert table.retire("a") is None
+    assert table.release_claim(cam) is True
+
+
+def test_replacing_a_camera_retires_the_old_lane() -> None:
+    """Adding a lane under an existing name retires the old one and serves the new one."""
+    table = LaneTable(threading.Event())
+    ring = ring_with_frames("a", 1)
+    old, new = lane(ring), lane(ring)
+    table.add(old)
+    assert table.add(new) is old
+    assert table.lanes() == [new]
+    assert old.retired
+    assert not new.retired
+
+
+def test_starved_counted_when_a_due_camera_waited_an_extra_interval() -> None:
+    """A camera served more than two intervals after its last detection, with frames skipped, counts as starved."""
+    table = LaneTable(threading.Event())
+    ring = ring_with_frames("a", 1)
+    cam = lane(ring, interval_s=0.1)
+    table.add(cam)
+    claim = table.claim_next(1.0)
+    assert claim.frame is not None
+    table.release_claim(cam)
+    table.frame_done(cam, claim.frame)
+    for i in range(3):
+        ring.writable((2, 2, 3))[...] = np.uint8(i)
+        ring.commit(2.0 + i, 1002.0 + i)
+    assert table.claim_next(1.5).lane is cam
+    assert cam.counters.snapshot(1.5).starved == 1
