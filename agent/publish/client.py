@@ -9,6 +9,7 @@ reconnects with jittered backoff, logging one line per attempt. See docs/mqtt.md
 from __future__ import annotations
 
 import logging
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -112,6 +113,7 @@ class MqttPublisher:
         # A no-op hook stops paho from writing to the socket in the publishing thread:
         # all socket I/O then happens in our network thread.
         client.on_socket_register_write = lambda _client, _userdata, _sock: None
+        client.on_socket_open = _disable_nagle
         return client
 
     # ----- public API -------------------------------------------------------------------
@@ -364,3 +366,9 @@ class MqttPublisher:
 
     def _publish_row(self, topic: str, payload: bytes, qos: int, retain: bool) -> mqtt.MQTTMessageInfo:
         return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+
+def _disable_nagle(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
+    """Send each MQTT packet at once. With Nagle's algorithm a small publish waits while an earlier
+    one is unacknowledged, and the broker's delayed ACK made that up to 40 ms (the latency p99)."""
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
