@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import selectors
+import shlex
 import shutil
 import signal
 import socket
@@ -31,6 +32,9 @@ SSD_MODEL = "ssd_mobilenet_v1_coco_uint8_300"
 PEDESTRIANS = "pedestrians_vtest.avi"
 TRAFFIC = "traffic_intersection_cctv_640x480.mp4"
 SYSTEM_PYTHON = "/usr/bin/python3"
+UNIT_FILE = REPO_ROOT / "systemd" / "edge-agent.service"
+# Set to 1 to run the agent without the unit's Environment= (e.g. to measure what the MALLOC_* lines save).
+NO_UNIT_ENV = "BENCH_NO_UNIT_ENV"
 READY_TIMEOUT_S = 30.0
 
 
@@ -202,11 +206,36 @@ def write_config(path: Path, config: dict[str, Any]) -> Path:
     return path
 
 
+def unit_environment(unit: Path = UNIT_FILE) -> dict[str, str]:
+    """The variables the systemd unit's Environment= lines set, in order (later assignments win).
+
+    Benchmarks start the agent with them because some only act at process start (glibc reads
+    MALLOC_ARENA_MAX and MALLOC_TRIM_THRESHOLD_ once), so the agent cannot apply them itself."""
+    variables: dict[str, str] = {}
+    for raw in unit.read_text().replace("\\\n", " ").splitlines():
+        line = raw.strip()
+        if line.startswith(("#", ";")):
+            continue
+        key, sep, value = line.partition("=")
+        if sep and key.strip() == "Environment":
+            for word in shlex.split(value):
+                name, _, val = word.partition("=")
+                variables[name] = val
+    return variables
+
+
+def agent_environment(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This process's environment, then the unit's Environment= (unless BENCH_NO_UNIT_ENV=1), then `env`."""
+    unit = {} if os.environ.get(NO_UNIT_ENV) == "1" else unit_environment()
+    return {**os.environ, **unit, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+
+
 def start_agent(
     config_path: Path, python: str = sys.executable, env: dict[str, str] | None = None
 ) -> subprocess.Popen[bytes]:
+    """The agent as a subprocess, started with the systemd unit's environment (agent_environment)."""
     log = config_path.with_suffix(".log").open("wb")
-    full_env = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **(env or {})}
+    full_env = agent_environment(env)
     return subprocess.Popen(
         [python, "-m", "agent", "run", "--config", str(config_path)], stdout=log, stderr=subprocess.STDOUT, env=full_env
     )

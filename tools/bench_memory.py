@@ -2,7 +2,10 @@
 and its growth over a soak with 4 cameras (default 30 minutes).
 
 Cameras are the two shared videos, 640x480-ish, looping in real time, motion gate on (the default).
-Growth is measured from the end of a warm-up (a tenth of the soak, at least 1 minute) to the end."""
+Growth is measured from the end of a warm-up (a tenth of the soak, at least 1 minute) to the end.
+The agent runs with the systemd unit's Environment= (bench_env.start_agent), as the service does.
+Besides RSS (the target's measure), each run records USS/PSS and RSS split into anonymous and
+file-backed pages: the shared libraries' code pages (OpenCV, LiteRT, numpy...) are about half."""
 
 from __future__ import annotations
 
@@ -29,7 +32,20 @@ def rss_mb(proc: psutil.Process) -> float:
     return float(proc.memory_info().rss) / 2**20
 
 
-def measure_rss(n: int, settle_s: float) -> float:
+def breakdown_mb(proc: psutil.Process) -> dict[str, float]:
+    """USS, PSS (psutil, from smaps) and RSS split into anonymous / file-backed pages (/proc/PID/status)."""
+    full = proc.memory_full_info()
+    out = {"uss": full.uss / 2**20, "pss": full.pss / 2**20}
+    with open(f"/proc/{proc.pid}/status") as status:
+        for line in status:
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile"):
+                out[key.lower().replace("rss", "rss_")] = float(value.split()[0]) / 1024
+    return out
+
+
+def measure_rss(n: int, settle_s: float) -> tuple[float, dict[str, float]]:
+    """Highest RSS over the last 5 s of a fresh n-camera agent, and the breakdown at the end."""
     with env.workdir(f"mem{n}") as work:
         broker = env.Broker(work).start()
         agent = None
@@ -48,7 +64,7 @@ def measure_rss(n: int, settle_s: float) -> float:
                 if end - time.monotonic() < 5.0:
                     samples.append(rss_mb(proc))
             bar.close()
-            return max(samples)
+            return max(samples), breakdown_mb(proc)
         finally:
             env.stop_process(agent)
             broker.stop()
@@ -123,9 +139,17 @@ def run(quick: bool, soak_minutes: float, skip_rss: bool = False) -> dict[str, A
     result: dict[str, Any] = {}
     if not skip_rss:
         settle = 12.0 if quick else SETTLE_S
-        rss = {n: measure_rss(n, settle) for n in (1, 4, 8)}
+        runs = {n: measure_rss(n, settle) for n in (1, 4, 8)}
+        rss = {n: mb for n, (mb, _) in runs.items()}
         per_extra = max((rss[4] - rss[1]) / 3.0, (rss[8] - rss[1]) / 7.0)
-        result.update({"rss_mb": rss, "per_extra_camera_mb": per_extra})
+        result.update(
+            {
+                "rss_mb": rss,
+                "per_extra_camera_mb": per_extra,
+                "breakdown_mb": {n: parts for n, (_, parts) in runs.items()},
+                "agent_env": {k: v for k, v in env.agent_environment().items() if k.startswith("MALLOC_")},
+            }
+        )
     if soak_minutes > 0:
         result["soak"] = soak(soak_minutes)
         plot_soak(result["soak"])
@@ -137,6 +161,11 @@ def run(quick: bool, soak_minutes: float, skip_rss: bool = False) -> dict[str, A
             f"rss_1cam_mb={rss[1]:.1f} rss_4cam_mb={rss[4]:.1f} rss_8cam_mb={rss[8]:.1f} "
             f"per_extra_camera_mb={result['per_extra_camera_mb']:.1f} "
             f"(targets <= {TARGET_ONE_MB:.0f}, <= {TARGET_PER_CAMERA_MB:.0f})"
+        )
+        one = result["breakdown_mb"][1]
+        parts.append(
+            f"1cam: anon={one['rss_anon']:.1f} file={one['rss_file']:.1f} uss={one['uss']:.1f} pss={one['pss']:.1f} "
+            f"env={result['agent_env'] or 'none'}"
         )
     if "soak" in result:
         s = result["soak"]

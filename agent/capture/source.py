@@ -132,11 +132,16 @@ class OpenCVSource:
             path = Path(source.removeprefix("file://"))
             if not path.is_file():
                 raise SourceError(f"camera {self.camera}: video file {path} does not exist or is not a file")
-            return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG)
+            return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, self._decoder_params())
         # OpenCV's FFmpeg backend already prefers RTSP over TCP (rtsp_flags=prefer_tcp)
         # unless OPENCV_FFMPEG_CAPTURE_OPTIONS is set in the environment.
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
-        return cv2.VideoCapture(source, cv2.CAP_FFMPEG, params)
+        return cv2.VideoCapture(source, cv2.CAP_FFMPEG, [*params, *self._decoder_params()])
+
+    def _decoder_params(self) -> list[int]:
+        """FFmpeg decode threads (camera decoder_threads); 0 leaves FFmpeg's default, one per core."""
+        threads = self.config.decoder_threads
+        return [cv2.CAP_PROP_N_THREADS, threads] if threads > 0 else []
 
     def _request_detect_size(self, cap: cv2.VideoCapture) -> None:
         """Ask a V4L2 device for the detect resolution, so one with that mode delivers it and no

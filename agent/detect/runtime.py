@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.config.schema import Delegate
+from agent.detect.model_pages import release_model_pages
 from agent.errors import ModelError
 
 RUNTIME_ENV = "EDGE_AGENT_TFLITE_RUNTIME"
@@ -139,6 +140,8 @@ def open_interpreter(
             model_path=str(model_path), num_threads=threads, experimental_delegates=delegates
         )
         interpreter.allocate_tensors()
+        # allocate_tensors() applied XNNPACK, which copied the weights into its own packed buffers.
+        release_model_pages(model_path)
     except SystemError as exc:
         raise ModelError(
             f"{runtime.name} {runtime.version} failed inside the runtime loading {model_path} ({exc}); "

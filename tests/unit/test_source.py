@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,38 @@ def test_read_before_open_is_a_source_error() -> None:
     """read_into() on a source that was never opened raises instead of crashing in OpenCV."""
     with pytest.raises(SourceError, match="before open"):
         OpenCVSource("cam", CameraConfig(source="/nonexistent/clip.mp4")).read_into(np.zeros((1, 1, 3), np.uint8))
+
+
+def decoder_threads() -> list[str]:
+    """Names of this process's FFmpeg decoder threads (libavcodec names them av:<codec>:<role>)."""
+    tasks = Path("/proc/self/task")
+    return [name for name in ((t / "comm").read_text().strip() for t in tasks.iterdir()) if name.startswith("av:")]
+
+
+@pytest.mark.parametrize("clip", [assets.TRAFFIC, assets.PEDESTRIANS])
+def test_file_source_decodes_on_the_capture_thread_alone(clip: str) -> None:
+    """FFmpeg starts no decoder threads of its own: each camera decodes on its capture thread."""
+    before = decoder_threads()
+    source = OpenCVSource("cam", CameraConfig(source=str(assets.video(clip))))
+    source.open()
+    try:
+        shape = source.frame_shape
+        assert shape is not None
+        assert source.read_into(np.empty(shape, np.uint8)) is not None
+        assert decoder_threads() == before
+    finally:
+        source.close()
+
+
+def test_decoder_threads_zero_leaves_ffmpeg_its_own_decoder_threads() -> None:
+    """decoder_threads: 0 keeps FFmpeg's default: on this multi-core machine H.264 gets decoder threads."""
+    before = decoder_threads()
+    source = OpenCVSource("cam", CameraConfig(source=str(assets.video(assets.TRAFFIC)), decoder_threads=0))
+    source.open()
+    try:
+        shape = source.frame_shape
+        assert shape is not None
+        assert source.read_into(np.empty(shape, np.uint8)) is not None
+        assert len(decoder_threads()) > len(before)
+    finally:
+        source.close()
