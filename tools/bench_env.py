@@ -183,9 +183,12 @@ def camera(source: str | Path, **overrides: Any) -> dict[str, Any]:
     return cfg
 
 
+MODEL_THREADS_ENV = "BENCH_MODEL_THREADS"
+
+
 def model_threads() -> int:
     """Interpreter threads for every benchmark (env BENCH_MODEL_THREADS, default 2 = the agent's default)."""
-    return int(os.environ.get("BENCH_MODEL_THREADS", "2"))
+    return int(os.environ.get(MODEL_THREADS_ENV, "2"))
 
 
 def agent_config(state_dir: Path, port: int, cameras: dict[str, Any], prefix: str = "bench") -> dict[str, Any]:

@@ -3,7 +3,9 @@
 The real agent subprocess reads tools/rtsp_server.py (the pedestrians clip, looping, 15 fps) with
 detect_fps 30 (above the stream rate) and the motion gate off, so every frame is a sample. Latency = the subscriber's receive
 wall time minus the payload's `ts` (the capture thread's wall time when the frame was read). The
-target compares p99 with one invoke (the agent's own inference_ms p50 in the same run) + 30 ms."""
+target compares p99 with one invoke (the agent's own inference_ms p50 in the same run) + 30 ms.
+The 1280x720 stream runs twice: at native size (regions: auto, so up to four crops per frame) and
+with detect_resolution 640 wide (one full-frame invoke per frame)."""
 
 from __future__ import annotations
 
@@ -13,16 +15,20 @@ import bench_env as env
 
 FPS = 15
 TARGET_MARGIN_MS = 30.0
-SIZES = ((640, 480), (1280, 720))
+# (stream width, height, detect_resolution width or None for native)
+RUNS = ((640, 480, None), (1280, 720, None), (1280, 720, 640))
 
 
-def measure(width: int, height: int, window_s: float) -> dict[str, Any]:
+def measure(width: int, height: int, detect_width: int | None, window_s: float) -> dict[str, Any]:
     with env.workdir("lat") as work:
         broker = env.Broker(work).start()
         server, url = env.start_rtsp(env.video(env.PEDESTRIANS), FPS, width, height)
         try:
             # detect_fps above the stream rate: the rate cap never holds a fresh frame back.
-            cams = {"cam0": env.camera(url, detect_fps=2.0 * FPS, motion={"enabled": False})}
+            cam = env.camera(url, detect_fps=2.0 * FPS, motion={"enabled": False})
+            if detect_width is not None:
+                cam["detect_resolution"] = {"width": detect_width}
+            cams = {"cam0": cam}
             msgs, start = env.run_agent_window(work, broker.port, cams, 8.0, window_s, f"latency {width}x{height}")
         finally:
             env.stop_process(server)
@@ -33,7 +39,7 @@ def measure(width: int, height: int, window_s: float) -> dict[str, Any]:
     invoke_ms = float(cam.get("inference_ms_p50") or float("nan"))
     p99 = env.percentile(lat, 99)
     return {
-        "size": f"{width}x{height}",
+        "size": f"{width}x{height}" + (f" -> {detect_width} wide" if detect_width else ""),
         "samples": len(lat),
         "detect_fps": cam.get("detect_fps"),
         "capture_fps": cam.get("capture_fps"),
@@ -76,8 +82,8 @@ def plot(results: list[dict[str, Any]]) -> None:
 
 
 def run(quick: bool) -> list[dict[str, Any]]:
-    sizes = SIZES[:1] if quick else SIZES
-    results = [measure(w, h, 10.0 if quick else 30.0) for w, h in sizes]
+    runs = RUNS[:1] if quick else RUNS
+    results = [measure(w, h, d, 10.0 if quick else 30.0) for w, h, d in runs]
     env.save_result("latency", {"fps": FPS, "runs": results})
     plot(results)
     for r in results:
