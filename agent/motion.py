@@ -31,7 +31,7 @@ DownscaleStage = tuple[tuple[int, int], npt.NDArray[np.uint8]]
 
 @dataclass(frozen=True, slots=True)
 class MotionResult:
-    """What moved in one frame. `boxes` are in pixels of the original frame.
+    """What moved in one frame. `boxes` are in pixels of the analysed frame.
 
     `changed_fraction` is the share of unmasked pixels that differ from the background
     (before dilation). `lighting_change` marks a frame taken as a global lighting change:

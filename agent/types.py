@@ -38,7 +38,7 @@ class Frame:
 
 @dataclass(frozen=True, slots=True)
 class BBox:
-    """An axis-aligned box in pixels of the original frame, xyxy."""
+    """An axis-aligned box in pixels of the analysed frame, xyxy."""
 
     x1: float
     y1: float

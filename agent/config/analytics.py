@@ -48,7 +48,7 @@ class LabelFilter(StrictModel):
         description="Drop this label's detections below this score; default the camera's min_score.",
     )
     min_area_px: float = Field(
-        default=0.0, ge=0.0, description="Drop boxes smaller than this area in pixels² of the original frame."
+        default=0.0, ge=0.0, description="Drop boxes smaller than this area in pixels² of the analysed frame (native, or detect_resolution when set)."
     )
     max_area_px: float | None = Field(
         default=None, gt=0.0, description="Drop boxes larger than this area in pixels²; None: no limit."

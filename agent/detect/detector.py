@@ -1,5 +1,5 @@
 """TFLiteDetector: loads a TFLite model once, validates its tensors and labels, and turns BGR frames
-into DetectionResults with boxes in pixels of the original frame. Built at start-up; afterwards it
+into DetectionResults with boxes in pixels of the analysed frame. Built at start-up; afterwards it
 belongs to the inference thread alone (not thread-safe; invoke() releases the GIL)."""
 
 from __future__ import annotations
