@@ -2,7 +2,7 @@
 
 Reports only counts that changed since the previous report, so the publisher sends
 retained messages on change only. Pure; one instance per camera, called by the
-inference thread after the zone tracker."""
+analytics thread after the zone tracker."""
 
 from __future__ import annotations
 

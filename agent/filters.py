@@ -1,7 +1,7 @@
 """Drops detections a camera does not want: labels outside its allow-list, low scores,
 boxes outside the per-label area range, and boxes whose bottom-centre is in a mask.
 
-Pure; called by the inference thread between the detector and the tracker."""
+Pure; called by the analytics thread between the detector and the tracker."""
 
 from __future__ import annotations
 

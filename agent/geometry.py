@@ -1,7 +1,7 @@
 """Plane geometry for boxes, polygons and lines: IoU, point in polygon, line sides.
 
 Pure functions in pixel coordinates of the original frame (x right, y DOWN).
-Called from the inference thread by the tracker, filters, zones and lines."""
+Called from the analytics thread by the tracker, filters, zones and lines."""
 
 from __future__ import annotations
 

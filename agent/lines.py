@@ -2,7 +2,7 @@
 
 Side A of a line is on the left when walking from its point a to its point b on
 screen (image y grows down), side B on the right. Pure; one instance per camera,
-called by the inference thread after the tracker and the event engine."""
+called by the analytics thread after the tracker and the event engine."""
 
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
 """Motion gate: finds the moving parts of a frame cheaply, and decides whether the detector runs.
 
 MotionDetector differences a small grey copy of each frame against a running-average
-background; MotionGate is the per-frame policy. The inference thread owns one of each
-per camera. No clock reads and no threads: time comes in as an argument."""
+background; MotionGate is the per-frame policy. Each camera's DetectionStage owns one of
+each and calls them on a detector thread. No clock reads and no threads: time comes in as
+an argument."""
 
 from __future__ import annotations
 

@@ -4,7 +4,7 @@ Square crops of at least the model's input size are planned around motion and tr
 merged when their crops overlap and one crop costs no more pixels than two, clamped inside
 the frame and capped per frame. Detections found in crops are mapped to frame pixels and
 merged by class-wise NMS (agent.detect.adapters.nms).
-Pure: called by the inference thread between the motion gate and the detector."""
+Pure: called by a detector thread between the motion gate and the detector."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Event snapshots: copy an event's best frame, then encode and publish it off the hot path.
 
 The event engine says when a frame is an event's best so far (agent.events.BestFrame);
-`make_job` (inference thread) copies only the bounded image needed, because frames live in
+`make_job` (analytics thread) copies only the bounded image needed, because frames live in
 ring-buffer slots that are reused. `SnapshotWorker` is its own thread: it JPEG-encodes,
 publishes (retained) and optionally saves (agent.snapshot_store)."""
 

@@ -1,7 +1,7 @@
 """Which named zones each tracked object is in, with inertia against flicker.
 
 A track is in a zone when its box's bottom-centre is inside the zone polygon.
-Pure; one instance per camera, called by the inference thread after the tracker."""
+Pure; one instance per camera, called by the analytics thread after the tracker."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Anomaly detection: pure per-camera detectors composed by AnomalyEngine (inference thread)."""
+"""Anomaly detection: pure per-camera detectors composed by AnomalyEngine (analytics thread)."""
 
 from agent.anomaly.common import AnomalyStateError, IdFactory
 from agent.anomaly.engine import AnomalyEngine, anomaly_kinds

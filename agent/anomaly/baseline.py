@@ -2,7 +2,7 @@
 with a learned robust baseline (median and MAD) of its hour-of-week, falling back to
 hour-of-day, then camera-wide, while a slot has little data. Reports surges and absences.
 
-Pure; called from the inference thread through AnomalyEngine. Memory is fixed-size
+Pure; called from the analytics thread through AnomalyEngine. Memory is fixed-size
 rolling windows per slot; `to_state`/`from_state` let the caller persist it."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Building blocks shared by the anomaly detectors: the book of open anomalies,
 the sustain/hysteresis latch, and local-time decomposition of a wall timestamp.
 
-Pure: time comes in as arguments. Called from the inference thread via AnomalyEngine."""
+Pure: time comes in as arguments. Called from the analytics thread via AnomalyEngine."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """AnomalyEngine: one camera's anomaly detectors composed behind one `update` call.
 
-Pure: the inference thread passes time, tracks, their zones, an optional small grey
+Pure: the analytics thread passes time, tracks, their zones, an optional small grey
 frame (at the tamper check rate) and the stream status; it gets Anomaly state
 changes back and persists `to_state()` itself."""
 

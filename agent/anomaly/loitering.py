@@ -1,6 +1,6 @@
 """Loitering: a track stays inside one zone longer than max_dwell_s.
 
-Pure; called from the inference thread through AnomalyEngine. State is one entry
+Pure; called from the analytics thread through AnomalyEngine. State is one entry
 per (track, zone) pair currently present, capped at max_tracked."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Rare objects: a label this camera has almost never seen, or sees at an hour
 when it practically never appears (per-label hour-of-day histogram).
 
-Pure; called from the inference thread through AnomalyEngine. History is one counter
+Pure; called from the analytics thread through AnomalyEngine. History is one counter
 and one 24-bin histogram per label (capped at max_labels); `to_state`/`from_state` persist it."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Restricted zones: a forbidden label inside a zone, optionally only during
 local-time windows (e.g. person in the yard between 23:00 and 06:00).
 
-Pure; called from the inference thread through AnomalyEngine. One anomaly per rule
+Pure; called from the analytics thread through AnomalyEngine. One anomaly per rule
 while any violation lasts; state is one latch per configured rule."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Stream faults: camera offline, frozen picture, frame-rate collapse.
 
-Pure: the caller (inference thread, from the capture thread's counters) passes a
+Pure: the caller (analytics thread, from the capture thread's counters) passes a
 StreamStatus each update; this module only applies sustain and hysteresis."""
 
 from __future__ import annotations

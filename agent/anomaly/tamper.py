@@ -1,7 +1,7 @@
 """Camera tamper: blackout, defocus, covered lens and camera moved, judged on a
 small grey frame against baselines the detector learns slowly.
 
-Pure (cv2/numpy arithmetic only). The inference thread calls it through
+Pure (cv2/numpy arithmetic only). The analytics thread calls it through
 AnomalyEngine at the tamper check rate; `tamper_grey` is the caller's downscale."""
 
 from __future__ import annotations

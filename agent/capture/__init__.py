@@ -1,7 +1,7 @@
 """Camera capture: sources, the per-camera frame ring, the capture thread, and stream health.
 
 One CaptureWorker thread per camera reads its FrameSource into its FrameRing; the
-inference thread takes the freshest frames from the rings."""
+detector threads take the freshest frames from the rings."""
 
 from agent.capture.frozen import FrozenDetector
 from agent.capture.ring import FrameRing, RingCounters

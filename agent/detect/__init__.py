@@ -1,6 +1,6 @@
 """Object detection: the Detector protocol the pipeline depends on, and its TFLite implementation.
 
-The inference thread owns the detector. Tests of the pipeline use a scripted fake of `Detector`."""
+Each detector thread owns one detector (model.interpreters). Tests of the pipeline use a scripted fake of `Detector`."""
 
 from __future__ import annotations
 

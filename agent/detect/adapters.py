@@ -1,6 +1,6 @@
 """Turns a model's raw output tensors into scored, normalised boxes: one adapter per output layout
 (SSD with TFLite_Detection_PostProcess, raw YOLOv8/YOLO11 head), chosen by inspecting the tensors at
-load. Also holds the per-class NMS used for YOLO. Called by the inference thread after each invoke."""
+load. Also holds the per-class NMS used for YOLO. Called by its detector thread after each invoke."""
 
 from __future__ import annotations
 

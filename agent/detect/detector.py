@@ -1,6 +1,6 @@
 """TFLiteDetector: loads a TFLite model once, validates its tensors and labels, and turns BGR frames
 into DetectionResults with boxes in pixels of the analysed frame. Built at start-up; afterwards it
-belongs to the inference thread alone (not thread-safe; invoke() releases the GIL)."""
+belongs to one detector thread alone (not thread-safe; invoke() releases the GIL)."""
 
 from __future__ import annotations
 

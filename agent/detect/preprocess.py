@@ -1,5 +1,5 @@
 """Writes a BGR frame into the model's input tensor: stretch resize, BGR->RGB, then the pixel encoding
-that the input's dtype and quantization ask for. Called by the inference thread for every frame;
+that the input's dtype and quantization ask for. Called by its detector thread for every frame;
 everything it needs is allocated once, in InputWriter's constructor."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Chooses the TFLite runtime (ai-edge-litert, tflite-runtime or tensorflow) and opens interpreters.
 
 This is the only module that imports a runtime. Called once at detector start-up, from whichever
-thread builds the detector; the interpreter it returns then belongs to the inference thread."""
+thread builds the detector; the interpreter it returns then belongs to one detector thread."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Feeds one camera's anomaly engine from the inference thread: tracks and zones
+"""Feeds one camera's anomaly engine from the analytics thread: tracks and zones
 every processed frame, a small grey frame at the tamper check rate, the stream's
 health once a second even while no frames arrive, and persists the learned baselines."""
 

@@ -1,4 +1,5 @@
-"""Per-camera detection counters, written by the inference thread and read by the supervisor.
+"""Per-camera detection counters, written by the analytics thread (processed, skipped) and the
+detector threads (starved), read by the supervisor.
 
 One lock per camera; the supervisor takes a consistent snapshot for the stats message."""
 

@@ -36,7 +36,7 @@ def new_event_id() -> str:
 
 
 class SnapshotSink(Protocol):
-    """The snapshot worker as the inference thread sees it (agent.snapshots.SnapshotWorker)."""
+    """The snapshot worker as the analytics thread sees it (agent.snapshots.SnapshotWorker)."""
 
     def submit(self, job: SnapshotJob) -> bool: ...
 

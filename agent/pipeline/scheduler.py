@@ -1,6 +1,6 @@
 """Fair scheduling of many cameras onto one detector.
 
-Pure: the inference thread passes each camera's state and the time in and gets
+Pure: a detector thread passes each camera's state and the time in and gets
 back the camera to serve next. Stalest first (longest since its last detection),
 each camera capped at its detect fps, cameras with nothing new cost nothing."""
 

@@ -3,7 +3,7 @@
 Pure functions: typed dataclasses in, `OutboundMessage` out; no clock reads, no I/O.
 Every JSON payload carries `schema_version` and matches docs/schemas/<name>.schema.json;
 every durable payload carries a unique `msg_id` for consumer-side de-duplication.
-Called by the inference thread (detections, events, counts) and the supervisor (stats)."""
+Called by the analytics thread (detections, events, counts) and the supervisor (stats)."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Multi-object tracker: IoU matching against motion-predicted boxes, ByteTrack style.
 
 Pure (time comes in as `ts`, any monotonic clock in seconds); one instance per
-camera, called by the inference thread after the detection filter."""
+camera, called by the analytics thread after the detection filter."""
 
 from __future__ import annotations
 
