@@ -29,7 +29,8 @@ IDLE_WAIT_S = 0.2  # longest sleep with nothing queued, so ticks and heartbeats 
 class DetectedFrame:
     lane: CameraLane
     frame: Frame
-    result: DetectionResult | None
+    result: DetectionResult | None  # None: the motion gate skipped the detector
+    failed: bool  # the detection raised: the frame only goes back to its ring
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +53,9 @@ class AnalyticsWorker(threading.Thread):
         self.heartbeat_mono = time.monotonic()
         self.errors = 0
 
-    def submit(self, lane: CameraLane, frame: Frame, result: DetectionResult | None) -> None:
+    def submit(self, lane: CameraLane, frame: Frame, result: DetectionResult | None, failed: bool) -> None:
         """Called by a detector thread; never blocks."""
-        self._queue.put(DetectedFrame(lane, frame, result))
+        self._queue.put(DetectedFrame(lane, frame, result, failed))
 
     def finish_lane(self, lane: CameraLane) -> None:
         """End a retired camera's open events and anomalies, after the frames already queued for it."""
@@ -94,6 +95,9 @@ class AnalyticsWorker(threading.Thread):
     def _handle(self, item: DetectedFrame | FinishLane) -> None:
         if isinstance(item, FinishLane):
             self._finish(item.lane, time.time())
+            return
+        if item.failed:
+            self._table.frame_done(item.lane, item.frame)
             return
         try:
             messages = item.lane.processor.process(item.frame, item.result)

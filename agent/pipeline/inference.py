@@ -20,8 +20,9 @@ log = logging.getLogger(__name__)
 ERRORS_LOGGED_IN_FULL = 10  # then one in ERROR_LOG_EVERY, so a persistent fault cannot flood the journal
 ERROR_LOG_EVERY = 1000
 
-# (lane, frame, result): result None means the gate skipped the detector, or it failed (counted here).
-HandOff = Callable[[CameraLane, Frame, DetectionResult | None], None]
+# (lane, frame, result, failed): result None means the gate skipped the detector; failed means the
+# detection raised (counted and logged here), so analytics only gives the frame back to its ring.
+HandOff = Callable[[CameraLane, Frame, DetectionResult | None, bool], None]
 
 
 def should_log_error(count: int) -> bool:
@@ -70,6 +71,7 @@ class DetectorWorker(threading.Thread):
 
     def _serve(self, lane: CameraLane, frame: Frame) -> None:
         self.served += 1
+        failed = False
         try:
             result = lane.detection.run(
                 frame, self.detector, lane.processor.detector_floor, lane.processor.active_boxes
@@ -81,7 +83,7 @@ class DetectorWorker(threading.Thread):
                 log.exception(
                     "camera %s: detecting on frame %d failed (%d failures so far)", lane.name, frame.seq, self.errors
                 )
-            result = None
-        self._hand_off(lane, frame, result)
+            result, failed = None, True
+        self._hand_off(lane, frame, result, failed)
         if self._table.release_claim(lane):
             self._finish_lane(lane)

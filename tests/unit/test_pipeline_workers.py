@@ -175,7 +175,8 @@ def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: 
 
 
 def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready: threading.Event) -> None:
-    """A detector exception on one frame is counted; analytics sees it as 'no result' and later frames flow."""
+    """A detector exception on one frame is counted and the frame goes back to its ring unanalysed (it is
+    neither a detection nor a frame the motion gate skipped); later frames flow."""
     sent = Sent()
     runner = ScriptedRunner(fail_seqs=frozenset({1}))
     processor = RecordingProcessor()
@@ -185,14 +186,14 @@ def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready:
     workers.start()
     try:
         commit(ring)
-        wait_until(lambda: len(processor.calls) == 1)
+        wait_until(lambda: runner.started == [1] and workers.idle_for("cam"))
         commit(ring)
-        wait_until(lambda: len(processor.calls) == 2)
+        wait_until(lambda: len(processor.calls) == 1)
     finally:
         assert workers.stop(time.time(), 2.0)
     assert workers.detector_workers[0].errors == 1
-    assert processor.results[0] is None
-    assert processor.results[1] is not None
+    assert processor.calls == [("frame", 2), ("finish", 0)]
+    assert processor.results[0] is not None
     assert ring.held_count == 0
 
 
