@@ -134,9 +134,10 @@ class FrameRing:
 
     def wait_consumed(self, timeout_s: float) -> bool:
         """Producer side, batch files only: block until the consumer has taken the newest frame
-        (True), or timeout (False). True at once while no consumer has taken any frame yet."""
+        (True), or timeout (False). True at once before the first commit, so the first frame is
+        always there for a consumer that starts later; after it, nothing is overwritten unread."""
         with self._ready:
-            return self._ready.wait_for(lambda: self._consumed == 0 or self._last_taken >= self._seq, timeout=timeout_s)
+            return self._ready.wait_for(lambda: self._last_taken >= self._seq, timeout=timeout_s)
 
     def wait_for_frame(self, timeout_s: float, after_seq: int | None = None) -> bool:
         """Block until a frame newer than after_seq (default: the last taken) exists, or timeout."""

@@ -233,7 +233,7 @@ class CaptureWorker:
     def _await_consumer(self) -> bool:
         """A file read with `realtime: false` goes as fast as the detector takes frames: the next
         frame is decoded only once the last one was taken, so no decoding is thrown away and
-        every frame is analysed. Until a consumer takes its first frame, reading is free."""
+        every frame is analysed, including those decoded before the detector started."""
         while not self._stop.is_set():
             if self.ring.wait_consumed(CONSUMER_WAIT_SLICE_S):
                 return True

@@ -123,16 +123,54 @@ def start(workers: list[CaptureWorker], camera: str, config: CameraConfig, **kwa
     return worker
 
 
+class Drainer:
+    """A consumer that takes and releases every frame, as the detector does with a batch file
+    (`realtime: false` is consumer-paced: the next frame is decoded only once the last was taken)."""
+
+    def __init__(self, ring: FrameRing) -> None:
+        self.ring = ring
+        self.taken: list[int] = []
+        self.last_size: tuple[int, int] | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            if not self.ring.wait_for_frame(0.05):
+                continue
+            frame = self.ring.take_latest()
+            if frame is not None:
+                self.taken.append(frame.seq)
+                self.last_size = (frame.width, frame.height)
+                self.ring.release(frame)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5.0)
+
+
+@pytest.fixture
+def drainers() -> Iterator[list[Drainer]]:
+    made: list[Drainer] = []
+    yield made
+    for drainer in made:
+        drainer.stop()
+
+
 def fast_retry(**overrides: object) -> CameraConfig:
     values: dict[str, object] = {"reconnect_initial_s": 0.02, "reconnect_max_s": 0.05, **overrides}
     return CameraConfig.model_validate(values)
 
 
-def test_file_non_realtime_reads_every_frame_then_ends(workers: list[CaptureWorker]) -> None:
-    """realtime: false, loop: false reads all 795 frames of the real video, sets ended and goes offline."""
+def test_file_non_realtime_reads_every_frame_then_ends(workers: list[CaptureWorker], drainers: list[Drainer]) -> None:
+    """realtime: false, loop: false hands all 795 frames of the real video to its consumer, none dropped,
+    then sets ended and goes offline."""
     status = StatusLog()
     config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=False)
     worker = start(workers, "walkway", config, status_listener=status)
+    drainer = Drainer(worker.ring)
+    drainers.append(drainer)
     assert worker.ended.wait(60.0)
     assert worker.join(10.0)
     stats = worker.stats()
@@ -140,16 +178,29 @@ def test_file_non_realtime_reads_every_frame_then_ends(workers: list[CaptureWork
     assert worker.ring.counters().committed == PEDESTRIAN_FRAMES
     assert (stats.reconnects, stats.frozen, stats.ended, stats.online) == (0, 0, True, False)
     assert status.of("walkway") == [True, False]
-    frame = worker.ring.take_latest()
-    assert frame is not None
-    assert (frame.seq, frame.width, frame.height) == (PEDESTRIAN_FRAMES, 768, 576)
+    assert wait_until(lambda: len(drainer.taken) == PEDESTRIAN_FRAMES, 5.0)
+    assert drainer.taken == list(range(1, PEDESTRIAN_FRAMES + 1))
+    assert worker.ring.counters().dropped == 0
+    assert drainer.last_size == (768, 576)
 
 
-def test_file_loop_starts_again_at_the_end(workers: list[CaptureWorker]) -> None:
+def test_file_non_realtime_waits_for_its_consumer(workers: list[CaptureWorker]) -> None:
+    """Without a consumer a batch file decodes its first frame and then waits, instead of decoding
+    frames that would be overwritten unread."""
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=False)
+    worker = start(workers, "idle", config)
+    assert worker.ring.wait_for_frame(10.0, after_seq=0)
+    time.sleep(0.3)
+    assert worker.ring.counters().committed == 1
+    assert not worker.ended.is_set()
+
+
+def test_file_loop_starts_again_at_the_end(workers: list[CaptureWorker], drainers: list[Drainer]) -> None:
     """loop: true keeps reading past the end of the file without ending, failing or going offline."""
     status = StatusLog()
     config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=True)
     worker = start(workers, "looped", config, status_listener=status)
+    drainers.append(Drainer(worker.ring))
     assert wait_until(lambda: worker.stats().frames > PEDESTRIAN_FRAMES + 50, 60.0)
     stats = worker.stats()
     assert not worker.ended.is_set()
@@ -185,12 +236,15 @@ def test_pacer_schedule_does_not_drift() -> None:
     assert pacer.next_due(105.0) == 105.0  # more than MAX_LAG_S late: start a new schedule
 
 
-def test_bad_source_retries_while_other_camera_is_unaffected(workers: list[CaptureWorker]) -> None:
+def test_bad_source_retries_while_other_camera_is_unaffected(
+    workers: list[CaptureWorker], drainers: list[Drainer]
+) -> None:
     """A missing file goes offline and keeps reconnecting; a second camera still reads all its frames."""
     status = StatusLog()
     bad = start(workers, "broken", fast_retry(source="/nonexistent/camera.avi"), status_listener=status)
     good_config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False)
     good = start(workers, "fine", good_config, status_listener=status)
+    drainers.append(Drainer(good.ring))
     assert wait_until(lambda: bad.stats().reconnects >= 5)
     assert good.ended.wait(60.0)
     assert good.stats().frames == PEDESTRIAN_FRAMES

@@ -227,3 +227,39 @@ def test_concurrent_producer_and_consumer_keep_counts_balanced() -> None:
     assert balanced(counters)
     assert counters.consumed == len(seqs)
     assert counters.dropped == total - len(seqs)
+
+
+def test_wait_consumed_lets_the_first_frame_through_then_waits_for_each_take() -> None:
+    """A consumer-paced producer may decode the first frame at once, then only after each take, so a
+    consumer that starts late still gets every frame and nothing is dropped."""
+    ring = FrameRing("cam", 4)
+    assert ring.wait_consumed(0.0)
+    produce(ring, 1)
+    assert not ring.wait_consumed(0.01)  # frame 1 not taken yet: decoding frame 2 would overwrite nothing, but waits
+    frame = ring.take_latest()
+    assert frame is not None
+    assert frame.seq == 1
+    assert ring.wait_consumed(0.0)  # taken (even if still held): the next frame may be decoded
+    produce(ring, 2)
+    assert not ring.wait_consumed(0.01)
+    ring.release(frame)
+    assert ring.counters().dropped == 0
+
+
+def test_wait_consumed_wakes_when_the_consumer_takes() -> None:
+    """The producer blocked in wait_consumed returns True as soon as another thread takes the frame."""
+    ring = FrameRing("cam", 4)
+    produce(ring, 1)
+    woke = threading.Event()
+
+    def producer() -> None:
+        if ring.wait_consumed(5.0):
+            woke.set()
+
+    thread = threading.Thread(target=producer)
+    thread.start()
+    assert not woke.wait(0.05)
+    frame = ring.take_latest()
+    assert frame is not None
+    thread.join(5.0)
+    assert woke.is_set()
