@@ -1,4 +1,4 @@
-"""Shared fixtures: a real mosquitto per session, a unique topic prefix per test, asset paths."""
+"""Shared fixtures: a real mosquitto per session, a unique topic prefix per test, a subscriber to it."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.broker import MosquittoBroker
+from tests.support.subscriber import Subscriber
 
 
 @pytest.fixture(scope="session")
@@ -32,3 +33,11 @@ def private_broker(tmp_path: Path) -> Iterator[MosquittoBroker]:
 @pytest.fixture
 def topic_prefix() -> str:
     return f"test-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def subscriber(broker: MosquittoBroker, topic_prefix: str) -> Iterator[Subscriber]:
+    """Records everything published under this test's topic prefix on the session broker."""
+    sub = Subscriber(broker.host, broker.port, f"{topic_prefix}/#")
+    yield sub
+    sub.close()

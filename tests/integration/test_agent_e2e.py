@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,13 +15,6 @@ from tests.support.subscriber import Subscriber
 pytestmark = pytest.mark.integration
 
 PEDESTRIANS_SIZE = (768, 576)
-
-
-@pytest.fixture
-def subscriber(broker: MosquittoBroker, topic_prefix: str) -> Iterator[Subscriber]:
-    sub = Subscriber(broker.host, broker.port, f"{topic_prefix}/#")
-    yield sub
-    sub.close()
 
 
 def test_file_run_publishes_valid_person_detections_and_exits(

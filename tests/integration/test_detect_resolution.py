@@ -97,13 +97,6 @@ def test_capture_worker_delivers_frames_at_detect_resolution(
     assert len(buffers) <= config.ring_slots
 
 
-@pytest.fixture
-def subscriber(broker: MosquittoBroker, topic_prefix: str) -> Iterator[Subscriber]:
-    sub = Subscriber(broker.host, broker.port, f"{topic_prefix}/#")
-    yield sub
-    sub.close()
-
-
 def test_agent_publishes_detections_at_the_detect_resolution(
     tmp_path: Path, broker: MosquittoBroker, topic_prefix: str, subscriber: Subscriber
 ) -> None:

@@ -15,16 +15,9 @@ from agent.config.perf import DetectResolution
 from agent.errors import ConfigError
 from agent.types import Image
 from tests.support import assets
+from tests.support.config_text import MINIMAL_CONFIG, SOURCE
 
-SOURCE = "cfg.yaml"
-BASE = """\
-device_id: dev1
-model:
-  path: ssd_mobilenet_v1_coco_uint8_300
-cameras:
-  front:
-    source: /dev/video0
-"""
+BASE = MINIMAL_CONFIG  # lines 1-6; cases append from line 7
 
 
 @pytest.mark.parametrize(

@@ -6,18 +6,9 @@ import pytest
 
 from agent.config.loader import ParseLimits, load_config_text
 from agent.errors import ConfigError
+from tests.support.config_text import MINIMAL_CONFIG, SOURCE
 
-SOURCE = "cfg.yaml"
-
-# Lines 1-6; cases append from line 7 or replace lines.
-BASE = """\
-device_id: dev1
-model:
-  path: ssd_mobilenet_v1_coco_uint8_300
-cameras:
-  front:
-    source: /dev/video0
-"""
+BASE = MINIMAL_CONFIG  # lines 1-6; cases append from line 7 or replace lines
 
 ALIAS_BOMB = (
     BASE

@@ -116,6 +116,21 @@ def make_lane(ring: FrameRing, runner: ScriptedRunner, processor: RecordingProce
     return CameraLane(ring.camera, ring, runner, processor, 0.0, DetectCounters())
 
 
+def one_camera(
+    frame_ready: threading.Event,
+    runner: ScriptedRunner,
+    processor: RecordingProcessor,
+    detector: str = "d0",
+    sent: Sent | None = None,
+) -> tuple[PipelineWorkers, FrameRing]:
+    """A started pipeline with one interpreter serving one camera ("cam") on a real 4-slot ring."""
+    ring = FrameRing("cam", 4, notify=frame_ready)
+    workers = PipelineWorkers([NamedDetector(detector)], sent if sent is not None else Sent(), frame_ready)
+    workers.set_lane(make_lane(ring, runner, processor))
+    workers.start()
+    return workers, ring
+
+
 def test_frames_reach_analytics_in_order_per_camera_and_go_back_to_the_ring(frame_ready: threading.Event) -> None:
     """Three cameras, two detector threads: each camera's frames are analysed in seq order and all released."""
     sent = Sent()
@@ -157,10 +172,7 @@ def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: 
 
     runner = ScriptedRunner()
     processor = RecordingProcessor(on_process=hold_first)
-    ring = FrameRing("cam", 4, notify=frame_ready)
-    workers = PipelineWorkers([NamedDetector("d0")], Sent(), frame_ready)
-    workers.set_lane(make_lane(ring, runner, processor))
-    workers.start()
+    workers, ring = one_camera(frame_ready, runner, processor)
     try:
         commit(ring)
         assert in_analytics.wait(5.0)
@@ -180,10 +192,7 @@ def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready:
     sent = Sent()
     runner = ScriptedRunner(fail_seqs=frozenset({1}))
     processor = RecordingProcessor()
-    ring = FrameRing("cam", 4, notify=frame_ready)
-    workers = PipelineWorkers([NamedDetector("d0")], sent, frame_ready)
-    workers.set_lane(make_lane(ring, runner, processor))
-    workers.start()
+    workers, ring = one_camera(frame_ready, runner, processor, sent=sent)
     try:
         commit(ring)
         wait_until(lambda: runner.started == [1] and workers.idle_for("cam"))
@@ -205,10 +214,7 @@ def test_an_analytics_failure_does_not_leak_the_frame(frame_ready: threading.Eve
             raise RuntimeError("scripted analytics failure")
 
     processor = RecordingProcessor(on_process=explode)
-    ring = FrameRing("cam", 4, notify=frame_ready)
-    workers = PipelineWorkers([NamedDetector("d0")], Sent(), frame_ready)
-    workers.set_lane(make_lane(ring, ScriptedRunner(), processor))
-    workers.start()
+    workers, ring = one_camera(frame_ready, ScriptedRunner(), processor)
     try:
         commit(ring)
         wait_until(lambda: workers.analytics.errors == 1)
@@ -224,10 +230,7 @@ def test_retired_camera_is_finished_after_its_frame_in_detection(frame_ready: th
     gate = threading.Event()
     runner = ScriptedRunner(gates={1: gate})
     processor = RecordingProcessor()
-    ring = FrameRing("cam", 4, notify=frame_ready)
-    workers = PipelineWorkers([NamedDetector("d0")], Sent(), frame_ready)
-    workers.set_lane(make_lane(ring, runner, processor))
-    workers.start()
+    workers, ring = one_camera(frame_ready, runner, processor)
     try:
         commit(ring)
         wait_until(lambda: runner.started == [1])
@@ -248,10 +251,7 @@ def test_replaced_detectors_serve_from_then_on(frame_ready: threading.Event) -> 
     """After replace_detectors (a model reload) frames go through the new interpreter only."""
     runner = ScriptedRunner()
     processor = RecordingProcessor()
-    ring = FrameRing("cam", 4, notify=frame_ready)
-    workers = PipelineWorkers([NamedDetector("old")], Sent(), frame_ready)
-    workers.set_lane(make_lane(ring, runner, processor))
-    workers.start()
+    workers, ring = one_camera(frame_ready, runner, processor, detector="old")
     try:
         commit(ring)
         wait_until(lambda: len(processor.calls) == 1)
