@@ -55,9 +55,14 @@ def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps) -> CameraUnit:
     """Create (but do not start) a camera's ring, capture worker and processor."""
     ring = FrameRing(name, cfg.ring_slots, notify=deps.frame_ready)
     capture = CaptureWorker(name, cfg, ring, status_listener=deps.status_listener)
-    detection = DetectionStage(cfg.motion, cfg.regions, deps.agent.model.nms_iou)
+    detection = build_detection(cfg, deps)
     processor, counters = build_processor(name, cfg, deps, capture)
     return CameraUnit(name, cfg, ring, capture, detection, processor, counters)
+
+
+def build_detection(cfg: CameraConfig, deps: CameraDeps) -> DetectionStage:
+    """A camera's motion gate and region planner (fresh motion background)."""
+    return DetectionStage(cfg.motion, cfg.regions, deps.agent.model.nms_iou)
 
 
 def build_processor(

@@ -16,7 +16,7 @@ from pathlib import Path
 import cv2
 
 from agent import __version__
-from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_processor
+from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
 from agent.catalog import resolve_model
 from agent.config.schema import AgentConfig, CameraConfig, Delegate
 from agent.detect import TFLiteDetector
@@ -25,7 +25,6 @@ from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
 from agent.metrics import MetricsExporter
 from agent.notify import SystemdNotifier
-from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.processor import Snapshots
 from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
@@ -199,9 +198,9 @@ class Supervisor:
 
     def _replace_processor(self, name: str) -> None:
         """New detector or topics for a camera whose capture keeps running: frames continue without a gap."""
-        unit = self.cameras[name]
-        unit.detection = DetectionStage(unit.config.motion, unit.config.regions, self.config.model.nms_iou)
-        unit.processor, unit.counters = build_processor(name, unit.config, self._deps(), unit.capture)
+        unit, deps = self.cameras[name], self._deps()
+        unit.detection = build_detection(unit.config, deps)
+        unit.processor, unit.counters = build_processor(name, unit.config, deps, unit.capture)
         self.pipeline.set_lane(unit.lane())
 
     def _swap_publisher(self, new: AgentConfig) -> str | None:

@@ -96,11 +96,15 @@ class AnalyticsWorker(threading.Thread):
         if isinstance(item, FinishLane):
             self._finish(item.lane, time.time())
             return
-        if item.failed:
-            self._table.frame_done(item.lane, item.frame)
-            return
         try:
-            messages = item.lane.processor.process(item.frame, item.result)
+            messages = [] if item.failed else self._analyse(item)
+        finally:
+            self._table.frame_done(item.lane, item.frame)
+        self._send_all(messages)
+
+    def _analyse(self, item: DetectedFrame) -> list[OutboundMessage]:
+        try:
+            return item.lane.processor.process(item.frame, item.result)
         except Exception:
             self.errors += 1
             if should_log_error(self.errors):
@@ -110,10 +114,7 @@ class AnalyticsWorker(threading.Thread):
                     item.frame.seq,
                     self.errors,
                 )
-            messages = []
-        finally:
-            self._table.frame_done(item.lane, item.frame)
-        self._send_all(messages)
+            return []
 
     def _finish(self, lane: CameraLane, ts_wall: float) -> None:
         try:

@@ -126,10 +126,6 @@ class LaneTable:
         with self._lock:
             return list(self._lanes.values())
 
-    def get(self, name: str) -> CameraLane | None:
-        with self._lock:
-            return self._lanes.get(name)
-
     def claim_next(self, now_mono: float) -> Claim:
         """The stalest due camera with its freshest frame, or the wait until one may be due."""
         with self._lock:

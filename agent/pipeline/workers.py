@@ -66,13 +66,11 @@ class PipelineWorkers:
     def replace_detectors(self, detectors: Sequence[Detector], join_timeout_s: float) -> bool:
         """New interpreters (a model reload): the old detector threads finish their frame and stop.
         False if one did not stop in time (it is left to end on its own; its heartbeat goes stale)."""
-        old = self.detector_workers
         stopped = self._stop_detector_workers(join_timeout_s)
         self.detector_workers = self._make_detector_workers(detectors)
         if self._started:
             for worker in self.detector_workers:
                 worker.start()
-        del old
         return stopped
 
     def _stop_detector_workers(self, join_timeout_s: float) -> bool:
