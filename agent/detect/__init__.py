@@ -4,17 +4,24 @@ Each detector thread owns one detector (model.interpreters). Tests of the pipeli
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from agent.detect.detector import TFLiteDetector
+import numpy.typing as npt
+
+from agent.detect.detector import InvokeOutput, TFLiteDetector
 from agent.detect.labels import load_labels
 from agent.types import DetectionResult, Image
 
-__all__ = ["Detector", "TFLiteDetector", "load_labels"]
+__all__ = ["Detector", "InputBuffer", "InvokeOutput", "TFLiteDetector", "load_labels"]
+
+InputBuffer = npt.NDArray[Any]
 
 
 class Detector(Protocol):
-    """Finds objects in one BGR uint8 frame; boxes are in pixels of that frame."""
+    """Finds objects in one BGR uint8 image; boxes are in pixels of that image.
+
+    `detect()` does it in one call. The pipeline uses the three steps instead, so that one thread
+    prepares and decodes while another invokes: prepare() -> invoke_prepared() -> decode()."""
 
     @property
     def input_size(self) -> tuple[int, int]:
@@ -22,3 +29,13 @@ class Detector(Protocol):
         ...
 
     def detect(self, image: Image, min_score: float | None = None) -> DetectionResult: ...
+
+    def new_input_buffer(self) -> InputBuffer: ...
+
+    def prepare(self, image: Image, buffer: InputBuffer) -> None: ...
+
+    def invoke_prepared(self, buffer: InputBuffer) -> InvokeOutput: ...
+
+    def decode(
+        self, output: InvokeOutput, width: int, height: int, min_score: float | None = None
+    ) -> DetectionResult: ...

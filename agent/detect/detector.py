@@ -1,19 +1,28 @@
 """TFLiteDetector: loads a TFLite model once, validates its tensors and labels, and turns BGR frames
 into DetectionResults with boxes in pixels of the analysed frame. Built at start-up; afterwards it
-belongs to one detector thread alone (not thread-safe; invoke() releases the GIL)."""
+belongs to one detector thread alone (not thread-safe; invoke() releases the GIL).
+
+Two ways to run it: `detect()` in one call (resize straight into the input tensor, invoke, decode),
+or in three steps so that preparing the next input and decoding the last output can overlap the
+invoke on another thread: `prepare()` into a buffer from `new_input_buffer()`, `invoke_prepared()`
+(the only step that touches the interpreter), then `decode()`."""
 
 from __future__ import annotations
 
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from agent.config.schema import ModelConfig, ModelKind
 from agent.detect.adapters import (
     Candidates,
     OutputAdapter,
+    ReadTensor,
     SsdAdapter,
     YoloAdapter,
     resolve_kind,
@@ -32,6 +41,14 @@ log = logging.getLogger(__name__)
 MS_PER_S = 1000.0
 INPUT_RANK = 4
 RGB_CHANNELS = 3
+
+
+@dataclass(frozen=True, slots=True)
+class InvokeOutput:
+    """Copies of a model's output tensors after one invoke (by tensor index), and how long it took."""
+
+    tensors: dict[int, npt.NDArray[Any]]
+    inference_ms: float
 
 
 def input_spec(inputs: tuple[TensorInfo, ...], kind: ModelKind, model_path: Path) -> InputSpec:
@@ -69,6 +86,9 @@ class TFLiteDetector:
         inputs = tensor_infos(self._interpreter.get_input_details())
         spec = input_spec(inputs, self.kind, model_path)
         self._input_index = inputs[0].index
+        self._input_shape = (1, spec.height, spec.width, RGB_CHANNELS)
+        self._input_dtype = spec.dtype
+        self._output_indices = tuple(o.index for o in outputs)
         self.input_size: tuple[int, int] = (spec.width, spec.height)
         self._writer = InputWriter(spec)
         self.labels: tuple[str, ...] = load_labels(labels_path)
@@ -117,13 +137,37 @@ class TFLiteDetector:
 
     def detect(self, image: Image, min_score: float | None = None) -> DetectionResult:
         """Detect objects in `image` (BGR uint8 HxWx3); `min_score` None means the model config's."""
-        threshold = self._cfg.min_score if min_score is None else min_score
         # The tensor view is re-fetched every frame and dropped before invoke(): the runtime refuses to
         # invoke while a view of its buffers is alive.
         self._writer.write(image, self._interpreter.tensor(self._input_index)())
         inference_ms = self.invoke_only()
-        candidates = self._adapter.decode(self._interpreter.get_tensor, threshold)
         height, width = image.shape[:2]
+        return self._result(self._interpreter.get_tensor, width, height, min_score, inference_ms)
+
+    def new_input_buffer(self) -> npt.NDArray[Any]:
+        """A buffer shaped and typed like the input tensor, for prepare() and invoke_prepared()."""
+        return np.zeros(self._input_shape, dtype=self._input_dtype)
+
+    def prepare(self, image: Image, buffer: npt.NDArray[Any]) -> None:
+        """Resize and encode `image` (BGR uint8 HxWx3) into `buffer`; does not touch the interpreter."""
+        self._writer.write(image, buffer)
+
+    def invoke_prepared(self, buffer: npt.NDArray[Any]) -> InvokeOutput:
+        """Copy a prepared input into the interpreter, invoke, and copy the outputs out."""
+        np.copyto(self._interpreter.tensor(self._input_index)(), buffer)
+        inference_ms = self.invoke_only()
+        tensors = {index: self._interpreter.get_tensor(index) for index in self._output_indices}
+        return InvokeOutput(tensors, inference_ms)
+
+    def decode(self, output: InvokeOutput, width: int, height: int, min_score: float | None = None) -> DetectionResult:
+        """Detections from one invoke_prepared() output, in pixels of the `width` x `height` image prepared."""
+        return self._result(output.tensors.__getitem__, width, height, min_score, output.inference_ms)
+
+    def _result(
+        self, read: ReadTensor, width: int, height: int, min_score: float | None, inference_ms: float
+    ) -> DetectionResult:
+        threshold = self._cfg.min_score if min_score is None else min_score
+        candidates = self._adapter.decode(read, threshold)
         return DetectionResult(self._to_detections(candidates, width, height), inference_ms)
 
     def _to_detections(self, candidates: Candidates, width: int, height: int) -> tuple[Detection, ...]:

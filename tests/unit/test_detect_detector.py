@@ -152,6 +152,25 @@ def test_repeated_detection_is_stable(yolo416: TFLiteDetector) -> None:
 
 
 @pytest.mark.runtime_compat
+@pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
+def test_prepare_invoke_decode_equals_detect(request: pytest.FixtureRequest, detector_name: str) -> None:
+    """The pipeline's three steps give what detect() gives, and an output decoded after the interpreter
+    has run on another input is still its own (outputs are copied out, not views)."""
+    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    astronaut, chelsea = photo("astronaut"), photo("chelsea")
+    buffers = [detector.new_input_buffer(), detector.new_input_buffer()]
+    detector.prepare(astronaut, buffers[0])
+    detector.prepare(chelsea, buffers[1])
+    first = detector.invoke_prepared(buffers[0])
+    second = detector.invoke_prepared(buffers[1])
+    h, w = astronaut.shape[:2]
+    assert detector.decode(first, w, h).detections == detector.detect(astronaut).detections
+    h, w = chelsea.shape[:2]
+    assert detector.decode(second, w, h).detections == detector.detect(chelsea).detections
+    assert first.inference_ms > 0.0
+
+
+@pytest.mark.runtime_compat
 def test_max_detections_caps_results() -> None:
     """model.max_detections bounds the number of detections per frame."""
     detector = make(assets.YOLO416_MODEL, assets.COCO80_LABELS, max_detections=1)
