@@ -3,7 +3,6 @@ detection stage, anomaly stage and processor. Called by the supervisor only."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +15,7 @@ from agent.pipeline.counters import DetectCounters
 from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, Snapshots
+from agent.pipeline.wake import WakeSignal
 from agent.publish.topics import Topics
 
 FROZEN_RECENT_S = 60.0  # a frozen-stream reconnect within this window reports the stream as frozen
@@ -46,7 +46,7 @@ class CameraDeps:
 
     agent: AgentConfig
     topics: Topics
-    frame_ready: threading.Event
+    frame_ready: WakeSignal
     snapshots: Snapshots | None
     status_listener: Callable[[str, bool], None]
 

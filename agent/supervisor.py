@@ -26,6 +26,7 @@ from agent.health import Heartbeat, stalled_workers
 from agent.metrics import MetricsExporter
 from agent.notify import SystemdNotifier
 from agent.pipeline.processor import Snapshots
+from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
@@ -60,7 +61,7 @@ class Supervisor:
         self._held: list[OutboundMessage] | None = None  # not None while the publisher is being swapped
         self.held_dropped = 0
         self._stalled: list[str] = []
-        self._frame_ready = threading.Event()
+        self._frame_ready = WakeSignal()
         self._started_mono = time.monotonic()
         self.detectors, self.model_name = load_detectors(config)
         config.state_dir.mkdir(parents=True, exist_ok=True)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -39,6 +40,12 @@ class _Slot:
         self.held = 0
 
 
+class FrameNotify(Protocol):
+    """Told after every committed frame (agent.pipeline.wake.WakeSignal, or a threading.Event)."""
+
+    def set(self) -> None: ...
+
+
 class FrameRing:
     """Ring of `slots` frame buffers for one camera (one producer, one consumer).
 
@@ -46,7 +53,7 @@ class FrameRing:
     slots - 2 frames at once, so the producer always has a slot to write into
     without touching the freshest committed frame."""
 
-    def __init__(self, camera: str, slots: int, notify: threading.Event | None = None) -> None:
+    def __init__(self, camera: str, slots: int, notify: FrameNotify | None = None) -> None:
         if slots < MIN_SLOTS:
             raise ValueError(f"a FrameRing needs at least {MIN_SLOTS} slots, got {slots}; raise ring_slots")
         self.camera = camera

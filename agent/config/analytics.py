@@ -17,8 +17,6 @@ from agent.geometry import Point, polygon_area
 MIN_POLYGON_POINTS = 3
 
 
-
-
 def _check_point(point: Point) -> Point:
     x, y = point
     if not (math.isfinite(x) and math.isfinite(y)) or x < 0.0 or y < 0.0:
@@ -48,7 +46,9 @@ class LabelFilter(StrictModel):
         description="Drop this label's detections below this score; default the camera's min_score.",
     )
     min_area_px: float = Field(
-        default=0.0, ge=0.0, description="Drop boxes smaller than this area in pixels² of the analysed frame (native, or detect_resolution when set)."
+        default=0.0,
+        ge=0.0,
+        description="Drop boxes smaller than this area in pixels² of the analysed frame (native, or detect_resolution when set).",
     )
     max_area_px: float | None = Field(
         default=None, gt=0.0, description="Drop boxes larger than this area in pixels²; None: no limit."

@@ -18,8 +18,6 @@ from agent.types import Severity
 HHMM_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 
 
-
-
 class TimeWindow(StrictModel):
     start: str = Field(default="00:00", pattern=HHMM_PATTERN, description="Local start time HH:MM (inclusive).")
     end: str = Field(

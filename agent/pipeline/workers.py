@@ -1,10 +1,9 @@
-"""The pipeline's threads as one unit: a detector thread per interpreter, one analytics
-thread, and the table of cameras they share. The supervisor adds and retires cameras,
+"""The pipeline's threads as one unit: a detector thread and an invoke thread per
+interpreter, one analytics thread, and the table of cameras they share. The supervisor adds and retires cameras,
 swaps interpreters after a model reload, and stops it all in order."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Sequence
 
 from agent.detect import Detector
@@ -12,6 +11,7 @@ from agent.health import Heartbeat
 from agent.pipeline.analytics import AnalyticsWorker
 from agent.pipeline.inference import DetectorWorker
 from agent.pipeline.lanes import CameraLane, LaneTable
+from agent.pipeline.wake import WakeSignal
 from agent.publish.messages import OutboundMessage
 
 
@@ -19,7 +19,7 @@ class PipelineWorkers:
     """Detector threads -> analytics thread, over the cameras in a LaneTable."""
 
     def __init__(
-        self, detectors: Sequence[Detector], send: Callable[[OutboundMessage], None], frame_ready: threading.Event
+        self, detectors: Sequence[Detector], send: Callable[[OutboundMessage], None], frame_ready: WakeSignal
     ) -> None:
         if not detectors:
             raise ValueError("PipelineWorkers needs at least one detector")
@@ -76,10 +76,11 @@ class PipelineWorkers:
     def _stop_detector_workers(self, join_timeout_s: float) -> bool:
         for worker in self.detector_workers:
             worker.stop()
-        for worker in self.detector_workers:
-            if worker.is_alive():
-                worker.join(join_timeout_s)
-        return not any(worker.is_alive() for worker in self.detector_workers)
+        threads = [t for worker in self.detector_workers for t in (worker, worker.invoker)]
+        for thread in threads:
+            if thread.is_alive():
+                thread.join(join_timeout_s)
+        return not any(thread.is_alive() for thread in threads)
 
     def stop(self, ts_wall: float, join_timeout_s: float) -> bool:
         """Ordered stop: detector threads, then analytics drains what they handed over, then
@@ -95,6 +96,10 @@ class PipelineWorkers:
         return True
 
     def heartbeats(self) -> list[Heartbeat]:
-        beats = [Heartbeat(w.name, w.heartbeat_mono, w.is_alive()) for w in self.detector_workers]
+        beats = [
+            Heartbeat(t.name, t.heartbeat_mono, t.is_alive())
+            for worker in self.detector_workers
+            for t in (worker, worker.invoker)
+        ]
         beats.append(Heartbeat("analytics", self.analytics.heartbeat_mono, self.analytics.is_alive()))
         return beats

@@ -1,7 +1,9 @@
-"""The pipeline's threads: detector threads hand frames to one analytics thread, in order per camera,
-overlapping detection of frame n + 1 with analytics of frame n; retired cameras end after their frames.
+"""The pipeline's threads: detector threads prepare inputs for their invoke threads and hand frames to
+one analytics thread, in order per camera, overlapping the preparation of frame n + 1 and the analytics
+of frame n with the invoke of frame n + 1 / n; retired cameras end after their frames.
 
-Scripted detection runners and processors stand in at the pipeline's own Protocols; the rings are real."""
+A scripted detector and planner stand in at the pipeline's own Protocols (each frame's pixels hold
+its seq, so the detector knows which frame it invokes); the rings and threads are real."""
 
 from __future__ import annotations
 
@@ -9,53 +11,86 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+import numpy as np
 import pytest
 
 from agent.capture.ring import FrameRing
-from agent.detect import Detector
+from agent.detect import InputBuffer, InvokeOutput
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.lanes import CameraLane
+from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
 from agent.publish.messages import OutboundMessage
-from agent.types import BBox, DetectionResult, Frame
+from agent.regions import Region
+from agent.types import BBox, Detection, DetectionResult, Frame
 
 SHAPE = (2, 2, 3)
 
 
-class NamedDetector:
-    """A Detector that is only passed through to the runner, which records which one it got."""
-
-    input_size = (300, 300)
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-    def detect(self, image: object, min_score: float | None = None) -> DetectionResult:
-        raise AssertionError("the scripted runner does not call detect()")
-
-
-class ScriptedRunner:
-    """Returns an empty result; blocks a frame until its gate (by seq) opens, or raises for chosen seqs."""
+class Script:
+    """What the scripted detectors do and saw: a frame's invoke blocks until its gate (by seq) opens,
+    or raises for chosen seqs."""
 
     def __init__(
         self, gates: dict[int, threading.Event] | None = None, fail_seqs: frozenset[int] = frozenset()
     ) -> None:
         self.gates = gates or {}
         self.fail_seqs = fail_seqs
-        self.started: list[int] = []
-        self.detectors: list[str] = []
+        self.prepared: list[int] = []
+        self.started: list[int] = []  # invokes begun, by frame seq
+        self.detectors: list[str] = []  # which detector ran each invoke
 
-    def run(
-        self, frame: Frame, detector: Detector, min_score: float, track_boxes: Sequence[BBox]
-    ) -> DetectionResult | None:
-        self.started.append(frame.seq)
-        self.detectors.append(getattr(detector, "name", "?"))
-        gate = self.gates.get(frame.seq)
+
+class ScriptedDetector:
+    """A Detector whose prepared input is the frame's seq (read from its pixels)."""
+
+    input_size = (2, 2)
+
+    def __init__(self, name: str, script: Script) -> None:
+        self.name = name
+        self.script = script
+
+    def detect(self, image: object, min_score: float | None = None) -> DetectionResult:
+        raise AssertionError("the pipeline prepares, invokes and decodes in separate steps")
+
+    def new_input_buffer(self) -> InputBuffer:
+        return np.zeros(1, dtype=np.int64)
+
+    def prepare(self, image: np.ndarray, buffer: InputBuffer) -> None:
+        buffer[0] = int(image[0, 0, 0])
+        self.script.prepared.append(int(buffer[0]))
+
+    def invoke_prepared(self, buffer: InputBuffer) -> InvokeOutput:
+        seq = int(buffer[0])
+        self.script.started.append(seq)
+        self.script.detectors.append(self.name)
+        gate = self.script.gates.get(seq)
         if gate is not None:
             assert gate.wait(5.0)
-        if frame.seq in self.fail_seqs:
-            raise ValueError(f"scripted failure on frame {frame.seq}")
-        return DetectionResult((), 1.0)
+        if seq in self.script.fail_seqs:
+            raise ValueError(f"scripted failure on frame {seq}")
+        return InvokeOutput({0: np.array([seq])}, 1.0)
+
+    def decode(self, output: InvokeOutput, width: int, height: int, min_score: float | None = None) -> DetectionResult:
+        seq = float(output.tensors[0][0])
+        return DetectionResult((Detection("person", 0, 0.9, BBox(seq, 0.0, seq + 1.0, 1.0)),), output.inference_ms)
+
+
+class WholeFrame:
+    """A DetectionPlanner: the whole frame as `regions` regions (0: the motion gate skips it), or
+    none for the seqs in `gated`; merge keeps every region's detections."""
+
+    def __init__(self, regions: int = 1, gated: frozenset[int] = frozenset()) -> None:
+        self.regions = regions
+        self.gated = gated
+
+    def plan(self, frame: Frame, model_side: int, track_boxes: Sequence[BBox]) -> tuple[Region, ...]:
+        if frame.seq in self.gated:
+            return ()
+        return tuple(Region(0, 0, frame.width, frame.height) for _ in range(self.regions))
+
+    def merge(self, regions: Sequence[Region], results: Sequence[DetectionResult]) -> DetectionResult:
+        return DetectionResult(tuple(d for r in results for d in r.detections), sum(r.inference_ms for r in results))
 
 
 class RecordingProcessor:
@@ -95,8 +130,9 @@ class Sent:
 
 
 def commit(ring: FrameRing, n: int = 1) -> None:
+    """Commit frames whose pixels hold their seq (mod 256)."""
     for _ in range(n):
-        ring.writable(SHAPE)
+        ring.writable(SHAPE)[...] = (ring.latest_seq + 1) % 256
         ring.commit(time.monotonic(), time.time())
 
 
@@ -108,37 +144,39 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 5.0) -> None:
 
 
 @pytest.fixture
-def frame_ready() -> threading.Event:
-    return threading.Event()
+def frame_ready() -> WakeSignal:
+    return WakeSignal()
 
 
-def make_lane(ring: FrameRing, runner: ScriptedRunner, processor: RecordingProcessor) -> CameraLane:
-    return CameraLane(ring.camera, ring, runner, processor, 0.0, DetectCounters())
+def make_lane(ring: FrameRing, processor: RecordingProcessor, planner: WholeFrame | None = None) -> CameraLane:
+    return CameraLane(ring.camera, ring, planner or WholeFrame(), processor, 0.0, DetectCounters())
 
 
 def one_camera(
-    frame_ready: threading.Event,
-    runner: ScriptedRunner,
+    frame_ready: WakeSignal,
+    script: Script,
     processor: RecordingProcessor,
     detector: str = "d0",
     sent: Sent | None = None,
+    planner: WholeFrame | None = None,
 ) -> tuple[PipelineWorkers, FrameRing]:
     """A started pipeline with one interpreter serving one camera ("cam") on a real 4-slot ring."""
     ring = FrameRing("cam", 4, notify=frame_ready)
-    workers = PipelineWorkers([NamedDetector(detector)], sent if sent is not None else Sent(), frame_ready)
-    workers.set_lane(make_lane(ring, runner, processor))
+    workers = PipelineWorkers([ScriptedDetector(detector, script)], sent if sent is not None else Sent(), frame_ready)
+    workers.set_lane(make_lane(ring, processor, planner))
     workers.start()
     return workers, ring
 
 
-def test_frames_reach_analytics_in_order_per_camera_and_go_back_to_the_ring(frame_ready: threading.Event) -> None:
+def test_frames_reach_analytics_in_order_per_camera_and_go_back_to_the_ring(frame_ready: WakeSignal) -> None:
     """Three cameras, two detector threads: each camera's frames are analysed in seq order and all released."""
     sent = Sent()
-    workers = PipelineWorkers([NamedDetector("d0"), NamedDetector("d1")], sent, frame_ready)
+    script = Script()
+    workers = PipelineWorkers([ScriptedDetector("d0", script), ScriptedDetector("d1", script)], sent, frame_ready)
     rings = [FrameRing(f"cam{i}", 4, notify=frame_ready) for i in range(3)]
     processors = [RecordingProcessor() for _ in rings]
     for ring, processor in zip(rings, processors, strict=True):
-        workers.set_lane(make_lane(ring, ScriptedRunner(), processor))
+        workers.set_lane(make_lane(ring, processor))
     workers.start()
     try:
         for _ in range(40):
@@ -161,7 +199,7 @@ def test_frames_reach_analytics_in_order_per_camera_and_go_back_to_the_ring(fram
     assert len(sent.messages) == sum(w.served for w in workers.detector_workers)
 
 
-def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: threading.Event) -> None:
+def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: WakeSignal) -> None:
     """While frame 1 is still being analysed, the detector already works on frame 2."""
     in_analytics, release_analytics = threading.Event(), threading.Event()
 
@@ -170,14 +208,14 @@ def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: 
             in_analytics.set()
             assert release_analytics.wait(5.0)
 
-    runner = ScriptedRunner()
+    script = Script()
     processor = RecordingProcessor(on_process=hold_first)
-    workers, ring = one_camera(frame_ready, runner, processor)
+    workers, ring = one_camera(frame_ready, script, processor)
     try:
         commit(ring)
         assert in_analytics.wait(5.0)
         commit(ring)
-        wait_until(lambda: runner.started == [1, 2])  # detection of 2 while analytics holds 1
+        wait_until(lambda: script.started == [1, 2])  # detection of 2 while analytics holds 1
         assert processor.calls == []
         release_analytics.set()
         wait_until(lambda: processor.calls == [("frame", 1), ("frame", 2)])
@@ -186,16 +224,88 @@ def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: 
         assert workers.stop(time.time(), 2.0)
 
 
-def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready: threading.Event) -> None:
+def test_the_next_frame_is_prepared_while_the_current_one_is_invoked(frame_ready: WakeSignal) -> None:
+    """The interpreter never waits for preparation: frame 2's input is ready and queued while frame 1 is
+    still inside invoke, and it is invoked only after frame 1."""
+    gate = threading.Event()
+    script = Script(gates={1: gate})
+    processor = RecordingProcessor()
+    workers, ring = one_camera(frame_ready, script, processor)
+    try:
+        commit(ring)
+        wait_until(lambda: script.started == [1])
+        commit(ring)
+        wait_until(lambda: script.prepared == [1, 2])
+        assert script.started == [1]
+        gate.set()
+        wait_until(lambda: processor.calls == [("frame", 1), ("frame", 2)])
+        assert script.started == [1, 2]
+    finally:
+        gate.set()
+        assert workers.stop(time.time(), 2.0)
+
+
+def test_a_frame_of_several_regions_is_handed_on_whole_and_later_frames_wait_behind_it(
+    frame_ready: WakeSignal,
+) -> None:
+    """Each region is one invoke; the frame reaches analytics once, with every region's detections, and a
+    later frame the motion gate skipped does not overtake it."""
+    gate = threading.Event()
+    script = Script(gates={1: gate})
+    processor = RecordingProcessor()
+    workers, ring = one_camera(frame_ready, script, processor, planner=WholeFrame(regions=2, gated=frozenset({2})))
+    try:
+        commit(ring)
+        wait_until(lambda: script.started == [1])
+        commit(ring)
+        wait_until(lambda: script.prepared == [1, 1])
+        time.sleep(0.1)
+        assert processor.calls == []
+        gate.set()
+        wait_until(lambda: processor.calls == [("frame", 1), ("frame", 2)])
+    finally:
+        gate.set()
+        assert workers.stop(time.time(), 2.0)
+    assert script.started == [1, 1]
+    first, second = processor.results
+    assert first is not None
+    assert len(first.detections) == 2
+    assert first.inference_ms == 2.0
+    assert second is None
+    assert ring.held_count == 0
+
+
+def test_stopping_finishes_the_frames_already_claimed(frame_ready: WakeSignal) -> None:
+    """stop() while a frame is inside invoke: its regions still run, it is analysed, then events end."""
+    gate = threading.Event()
+    script = Script(gates={1: gate})
+    processor = RecordingProcessor()
+    workers, ring = one_camera(frame_ready, script, processor, planner=WholeFrame(regions=3))
+    commit(ring)
+    wait_until(lambda: script.started == [1] and script.prepared == [1, 1])  # the third region not yet
+    opener = threading.Timer(0.2, gate.set)
+    opener.start()
+    try:
+        assert workers.stop(time.time(), 5.0)
+    finally:
+        opener.cancel()
+        gate.set()
+    assert processor.calls == [("frame", 1), ("finish", 0)]
+    assert processor.results[0] is not None
+    assert len(processor.results[0].detections) == 3
+    assert ring.held_count == 0
+
+
+def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready: WakeSignal) -> None:
     """A detector exception on one frame is counted and the frame goes back to its ring unanalysed (it is
     neither a detection nor a frame the motion gate skipped); later frames flow."""
     sent = Sent()
-    runner = ScriptedRunner(fail_seqs=frozenset({1}))
+    script = Script(fail_seqs=frozenset({1}))
     processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, runner, processor, sent=sent)
+    workers, ring = one_camera(frame_ready, script, processor, sent=sent)
     try:
         commit(ring)
-        wait_until(lambda: runner.started == [1] and workers.idle_for("cam"))
+        wait_until(lambda: script.started == [1] and workers.idle_for("cam"))
         commit(ring)
         wait_until(lambda: len(processor.calls) == 1)
     finally:
@@ -206,7 +316,7 @@ def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready:
     assert ring.held_count == 0
 
 
-def test_an_analytics_failure_does_not_leak_the_frame(frame_ready: threading.Event) -> None:
+def test_an_analytics_failure_does_not_leak_the_frame(frame_ready: WakeSignal) -> None:
     """A processor exception is counted by the analytics thread and the frame still goes back to the ring."""
 
     def explode(frame: Frame) -> None:
@@ -214,7 +324,7 @@ def test_an_analytics_failure_does_not_leak_the_frame(frame_ready: threading.Eve
             raise RuntimeError("scripted analytics failure")
 
     processor = RecordingProcessor(on_process=explode)
-    workers, ring = one_camera(frame_ready, ScriptedRunner(), processor)
+    workers, ring = one_camera(frame_ready, Script(), processor)
     try:
         commit(ring)
         wait_until(lambda: workers.analytics.errors == 1)
@@ -225,51 +335,52 @@ def test_an_analytics_failure_does_not_leak_the_frame(frame_ready: threading.Eve
     assert ring.held_count == 0
 
 
-def test_retired_camera_is_finished_after_its_frame_in_detection(frame_ready: threading.Event) -> None:
+def test_retired_camera_is_finished_after_its_frame_in_detection(frame_ready: WakeSignal) -> None:
     """A camera retired while its frame is inside the detector ends its events after that frame's analytics."""
     gate = threading.Event()
-    runner = ScriptedRunner(gates={1: gate})
+    script = Script(gates={1: gate})
     processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, runner, processor)
+    workers, ring = one_camera(frame_ready, script, processor)
     try:
         commit(ring)
-        wait_until(lambda: runner.started == [1])
+        wait_until(lambda: script.started == [1])
         workers.retire_lane("cam")
         assert processor.calls == []
         gate.set()
         wait_until(lambda: processor.calls == [("frame", 1), ("finish", 0)])
         commit(ring)
         time.sleep(0.1)
-        assert runner.started == [1]  # a retired camera is not served again
+        assert script.started == [1]  # a retired camera is not served again
     finally:
         gate.set()
         assert workers.stop(time.time(), 2.0)
     assert processor.calls.count(("finish", 0)) == 1
 
 
-def test_replaced_detectors_serve_from_then_on(frame_ready: threading.Event) -> None:
+def test_replaced_detectors_serve_from_then_on(frame_ready: WakeSignal) -> None:
     """After replace_detectors (a model reload) frames go through the new interpreter only."""
-    runner = ScriptedRunner()
+    script = Script()
     processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, runner, processor, detector="old")
+    workers, ring = one_camera(frame_ready, script, processor, detector="old")
     try:
         commit(ring)
         wait_until(lambda: len(processor.calls) == 1)
-        assert workers.replace_detectors([NamedDetector("new")], 2.0)
+        assert workers.replace_detectors([ScriptedDetector("new", script)], 2.0)
         commit(ring)
         wait_until(lambda: len(processor.calls) == 2)
     finally:
         assert workers.stop(time.time(), 2.0)
-    assert runner.detectors == ["old", "new"]
+    assert script.detectors == ["old", "new"]
 
 
-def test_heartbeats_name_every_thread(frame_ready: threading.Event) -> None:
-    """The watchdog sees one heartbeat per detector thread plus the analytics thread."""
-    workers = PipelineWorkers([NamedDetector("a"), NamedDetector("b")], Sent(), frame_ready)
+def test_heartbeats_name_every_thread(frame_ready: WakeSignal) -> None:
+    """The watchdog sees every detector thread and its invoke thread, plus the analytics thread."""
+    script = Script()
+    workers = PipelineWorkers([ScriptedDetector("a", script), ScriptedDetector("b", script)], Sent(), frame_ready)
     workers.start()
     try:
         names = [beat.worker for beat in workers.heartbeats()]
-        assert names == ["detector-0", "detector-1", "analytics"]
+        assert names == ["detector-0", "detector-0-invoke", "detector-1", "detector-1-invoke", "analytics"]
         assert all(beat.expected for beat in workers.heartbeats())
     finally:
         assert workers.stop(time.time(), 2.0)
