@@ -15,6 +15,8 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import TypeVar
 
 from agent.detect import Detector, InputBuffer
 from agent.pipeline.invoker import InvokeDone, InvokeThread
@@ -24,6 +26,7 @@ from agent.regions import Region
 from agent.types import DetectionResult, Frame
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 ERRORS_LOGGED_IN_FULL = 10  # then one in ERROR_LOG_EVERY, so a persistent fault cannot flood the journal
 ERROR_LOG_EVERY = 1000
@@ -129,7 +132,7 @@ class DetectorWorker(threading.Thread):
         if pending is None:
             claim = self._table.claim_next(now_mono, self._owner)
             if claim.lane is None or claim.frame is None:
-                return claim.wait_s if claim.wait_s > 0.0 else None
+                return min(claim.wait_s, IDLE_WAIT_S) if claim.wait_s > 0.0 else None
             pending = self._plan(claim.lane, claim.frame)
             self._frames.append(pending)
             if not pending.has_regions_to_submit:
@@ -141,19 +144,17 @@ class DetectorWorker(threading.Thread):
     def _plan(self, lane: CameraLane, frame: Frame) -> FrameInFlight:
         self.served += 1
         pending = FrameInFlight(lane, frame, lane.processor.detector_floor)
-        try:
-            pending.regions = lane.detection.plan(frame, self._model_side, lane.processor.active_boxes)
-        except Exception:
-            self._count_failure(pending)
+        regions = self._guarded(
+            pending, lambda: lane.detection.plan(frame, self._model_side, lane.processor.active_boxes)
+        )
+        pending.regions = regions or ()
         return pending
 
     def _submit_region(self, pending: FrameInFlight) -> None:
         region = pending.regions[pending.submitted]
         buffer = self._buffers[self._next_buffer]
-        try:
-            self.detector.prepare(region.crop(pending.frame.image), buffer)
-        except Exception:
-            self._count_failure(pending)
+        self._guarded(pending, lambda: self.detector.prepare(region.crop(pending.frame.image), buffer))
+        if pending.failed:
             self._hand_off_complete()
             return
         self._next_buffer = (self._next_buffer + 1) % INPUTS_QUEUED
@@ -175,30 +176,37 @@ class DetectorWorker(threading.Thread):
         pending.outstanding -= 1
         if pending.failed:
             return
-        if done.output is None:
+        output = done.output
+        if output is None:
             self._count_failure(pending, done.error)
             return
         region = pending.regions[len(pending.results)]
-        try:
-            pending.results.append(self.detector.decode(done.output, region.width, region.height, pending.min_score))
-        except Exception:
-            self._count_failure(pending)
+        result = self._guarded(
+            pending, lambda: self.detector.decode(output, region.width, region.height, pending.min_score)
+        )
+        if result is not None:
+            pending.results.append(result)
 
     def _hand_off_complete(self) -> None:
         while self._frames and self._frames[0].complete:
             pending = self._frames.popleft()
             result = None
             if pending.regions and not pending.failed:
-                try:
-                    result = pending.lane.detection.merge(pending.regions, pending.results)
-                except Exception:
-                    self._count_failure(pending)
+                result = self._guarded(pending, partial(pending.lane.detection.merge, pending.regions, pending.results))
             self._hand_off(pending.lane, pending.frame, result, pending.failed)
             if self._table.release_claim(pending.lane):
                 self._finish_lane(pending.lane)
 
-    def _count_failure(self, pending: FrameInFlight, error: Exception | None = None) -> None:
-        """One bad frame or camera must not stop the others: counted, logged with its stack."""
+    def _guarded(self, pending: FrameInFlight, step: Callable[[], T]) -> T | None:
+        """Run one step of a frame's detection; if it raises, the frame fails (counted and logged),
+        and the camera and the other cameras go on."""
+        try:
+            return step()
+        except Exception as exc:
+            self._count_failure(pending, exc)
+            return None
+
+    def _count_failure(self, pending: FrameInFlight, error: Exception | None) -> None:
         pending.failed = True
         self.errors += 1
         if should_log_error(self.errors):
@@ -207,7 +215,7 @@ class DetectorWorker(threading.Thread):
                 pending.lane.name,
                 pending.frame.seq,
                 self.errors,
-                exc_info=error or True,
+                exc_info=error,
             )
 
     def _drain(self) -> None:

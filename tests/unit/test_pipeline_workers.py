@@ -77,14 +77,19 @@ class ScriptedDetector:
 
 
 class WholeFrame:
-    """A DetectionPlanner: the whole frame as `regions` regions (0: the motion gate skips it), or
-    none for the seqs in `gated`; merge keeps every region's detections."""
+    """A DetectionPlanner: the whole frame as `regions` regions, or none for the seqs in `gated` (the
+    motion gate skips them); merge keeps every region's detections."""
 
-    def __init__(self, regions: int = 1, gated: frozenset[int] = frozenset()) -> None:
+    def __init__(
+        self, regions: int = 1, gated: frozenset[int] = frozenset(), broken: frozenset[int] = frozenset()
+    ) -> None:
         self.regions = regions
         self.gated = gated
+        self.broken = broken  # plan() raises for these seqs
 
     def plan(self, frame: Frame, model_side: int, track_boxes: Sequence[BBox]) -> tuple[Region, ...]:
+        if frame.seq in self.broken:
+            raise RuntimeError(f"scripted planning failure on frame {frame.seq}")
         if frame.seq in self.gated:
             return ()
         return tuple(Region(0, 0, frame.width, frame.height) for _ in range(self.regions))
@@ -313,6 +318,23 @@ def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready:
     assert workers.detector_workers[0].errors == 1
     assert processor.calls == [("frame", 2), ("finish", 0)]
     assert processor.results[0] is not None
+    assert ring.held_count == 0
+
+
+def test_a_planning_failure_fails_only_that_frame(frame_ready: WakeSignal) -> None:
+    """A motion gate or region planner that raises fails its frame (counted, released, not invoked);
+    the next frame is detected."""
+    script = Script()
+    processor = RecordingProcessor()
+    workers, ring = one_camera(frame_ready, script, processor, planner=WholeFrame(broken=frozenset({1})))
+    try:
+        commit(ring)
+        wait_until(lambda: workers.detector_workers[0].errors == 1 and workers.idle_for("cam"))
+        commit(ring)
+        wait_until(lambda: processor.calls == [("frame", 2)])
+    finally:
+        assert workers.stop(time.time(), 2.0)
+    assert script.started == [2]
     assert ring.held_count == 0
 
 
