@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from agent.pipeline.inference import should_log_error
+from agent.pipeline.failures import log_frame_failure
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.publish.messages import OutboundMessage
 from agent.types import DetectionResult, Frame
@@ -105,15 +105,9 @@ class AnalyticsWorker(threading.Thread):
     def _analyse(self, item: DetectedFrame) -> list[OutboundMessage]:
         try:
             return item.lane.processor.process(item.frame, item.result)
-        except Exception:
+        except Exception as exc:
             self.errors += 1
-            if should_log_error(self.errors):
-                log.exception(
-                    "camera %s: analysing frame %d failed (%d failures so far)",
-                    item.lane.name,
-                    item.frame.seq,
-                    self.errors,
-                )
+            log_frame_failure("analysing", item.lane.name, item.frame.seq, self.errors, exc)
             return []
 
     def _finish(self, lane: CameraLane, ts_wall: float) -> None:

@@ -9,7 +9,6 @@ in the order they were claimed. Several of these may share one table (model.inte
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections import deque
@@ -19,17 +18,15 @@ from functools import partial
 from typing import TypeVar
 
 from agent.detect import Detector, InputBuffer
+from agent.pipeline.failures import log_frame_failure
 from agent.pipeline.invoker import InvokeDone, InvokeThread
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
 from agent.regions import Region
 from agent.types import DetectionResult, Frame
 
-log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-ERRORS_LOGGED_IN_FULL = 10  # then one in ERROR_LOG_EVERY, so a persistent fault cannot flood the journal
-ERROR_LOG_EVERY = 1000
 INPUTS_QUEUED = 2  # one input being invoked, one prepared and waiting: the interpreter never waits for us
 IDLE_WAIT_S = 0.5  # longest sleep with nothing due, so the heartbeat stays fresh
 DRAIN_TIMEOUT_S = 10.0  # on stop, longest time to finish the frames already claimed
@@ -37,10 +34,6 @@ DRAIN_TIMEOUT_S = 10.0  # on stop, longest time to finish the frames already cla
 # (lane, frame, result, failed): result None means the gate skipped the detector; failed means the
 # detection raised (counted and logged here), so analytics only gives the frame back to its ring.
 HandOff = Callable[[CameraLane, Frame, DetectionResult | None, bool], None]
-
-
-def should_log_error(count: int) -> bool:
-    return count <= ERRORS_LOGGED_IN_FULL or count % ERROR_LOG_EVERY == 0
 
 
 @dataclass(eq=False)
@@ -209,14 +202,7 @@ class DetectorWorker(threading.Thread):
     def _count_failure(self, pending: FrameInFlight, error: Exception | None) -> None:
         pending.failed = True
         self.errors += 1
-        if should_log_error(self.errors):
-            log.error(
-                "camera %s: detecting on frame %d failed (%d failures so far)",
-                pending.lane.name,
-                pending.frame.seq,
-                self.errors,
-                exc_info=error,
-            )
+        log_frame_failure("detecting on", pending.lane.name, pending.frame.seq, self.errors, error)
 
     def _drain(self) -> None:
         """Finish what was claimed: run the regions left, collect every input submitted, hand all on."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -173,6 +174,32 @@ def one_camera(
     return workers, ring
 
 
+@dataclass
+class FirstFrameInInvoke:
+    """A started one-camera pipeline whose frame 1 is inside invoke, held there until `gate` opens."""
+
+    gate: threading.Event
+    script: Script
+    processor: RecordingProcessor
+    workers: PipelineWorkers
+    ring: FrameRing
+
+
+def first_frame_in_invoke(frame_ready: WakeSignal, planner: WholeFrame | None = None) -> FirstFrameInInvoke:
+    gate = threading.Event()
+    script = Script(gates={1: gate})
+    processor = RecordingProcessor()
+    workers, ring = one_camera(frame_ready, script, processor, planner=planner)
+    try:
+        commit(ring)
+        wait_until(lambda: script.started == [1])
+    except BaseException:
+        gate.set()
+        workers.stop(time.time(), 2.0)
+        raise
+    return FirstFrameInInvoke(gate, script, processor, workers, ring)
+
+
 def test_frames_reach_analytics_in_order_per_camera_and_go_back_to_the_ring(frame_ready: WakeSignal) -> None:
     """Three cameras, two detector threads: each camera's frames are analysed in seq order and all released."""
     sent = Sent()
@@ -232,22 +259,17 @@ def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: 
 def test_the_next_frame_is_prepared_while_the_current_one_is_invoked(frame_ready: WakeSignal) -> None:
     """The interpreter never waits for preparation: frame 2's input is ready and queued while frame 1 is
     still inside invoke, and it is invoked only after frame 1."""
-    gate = threading.Event()
-    script = Script(gates={1: gate})
-    processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, script, processor)
+    held = first_frame_in_invoke(frame_ready)
     try:
-        commit(ring)
-        wait_until(lambda: script.started == [1])
-        commit(ring)
-        wait_until(lambda: script.prepared == [1, 2])
-        assert script.started == [1]
-        gate.set()
-        wait_until(lambda: processor.calls == [("frame", 1), ("frame", 2)])
-        assert script.started == [1, 2]
+        commit(held.ring)
+        wait_until(lambda: held.script.prepared == [1, 2])
+        assert held.script.started == [1]
+        held.gate.set()
+        wait_until(lambda: held.processor.calls == [("frame", 1), ("frame", 2)])
+        assert held.script.started == [1, 2]
     finally:
-        gate.set()
-        assert workers.stop(time.time(), 2.0)
+        held.gate.set()
+        assert held.workers.stop(time.time(), 2.0)
 
 
 def test_a_frame_of_several_regions_is_handed_on_whole_and_later_frames_wait_behind_it(
@@ -255,50 +277,41 @@ def test_a_frame_of_several_regions_is_handed_on_whole_and_later_frames_wait_beh
 ) -> None:
     """Each region is one invoke; the frame reaches analytics once, with every region's detections, and a
     later frame the motion gate skipped does not overtake it."""
-    gate = threading.Event()
-    script = Script(gates={1: gate})
-    processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, script, processor, planner=WholeFrame(regions=2, gated=frozenset({2})))
+    held = first_frame_in_invoke(frame_ready, WholeFrame(regions=2, gated=frozenset({2})))
     try:
-        commit(ring)
-        wait_until(lambda: script.started == [1])
-        commit(ring)
-        wait_until(lambda: script.prepared == [1, 1])
+        commit(held.ring)
+        wait_until(lambda: held.script.prepared == [1, 1])
         time.sleep(0.1)
-        assert processor.calls == []
-        gate.set()
-        wait_until(lambda: processor.calls == [("frame", 1), ("frame", 2)])
+        assert held.processor.calls == []
+        held.gate.set()
+        wait_until(lambda: held.processor.calls == [("frame", 1), ("frame", 2)])
     finally:
-        gate.set()
-        assert workers.stop(time.time(), 2.0)
-    assert script.started == [1, 1]
-    first, second = processor.results
+        held.gate.set()
+        assert held.workers.stop(time.time(), 2.0)
+    assert held.script.started == [1, 1]
+    first, second = held.processor.results
     assert first is not None
     assert len(first.detections) == 2
     assert first.inference_ms == 2.0
     assert second is None
-    assert ring.held_count == 0
+    assert held.ring.held_count == 0
 
 
 def test_stopping_finishes_the_frames_already_claimed(frame_ready: WakeSignal) -> None:
     """stop() while a frame is inside invoke: its regions still run, it is analysed, then events end."""
-    gate = threading.Event()
-    script = Script(gates={1: gate})
-    processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, script, processor, planner=WholeFrame(regions=3))
-    commit(ring)
-    wait_until(lambda: script.started == [1] and script.prepared == [1, 1])  # the third region not yet
-    opener = threading.Timer(0.2, gate.set)
+    held = first_frame_in_invoke(frame_ready, WholeFrame(regions=3))
+    wait_until(lambda: held.script.prepared == [1, 1])  # the third region is not submitted yet
+    opener = threading.Timer(0.2, held.gate.set)
     opener.start()
     try:
-        assert workers.stop(time.time(), 5.0)
+        assert held.workers.stop(time.time(), 5.0)
     finally:
         opener.cancel()
-        gate.set()
-    assert processor.calls == [("frame", 1), ("finish", 0)]
-    assert processor.results[0] is not None
-    assert len(processor.results[0].detections) == 3
-    assert ring.held_count == 0
+        held.gate.set()
+    assert held.processor.calls == [("frame", 1), ("finish", 0)]
+    assert held.processor.results[0] is not None
+    assert len(held.processor.results[0].detections) == 3
+    assert held.ring.held_count == 0
 
 
 def test_a_failing_frame_is_counted_released_and_the_camera_goes_on(frame_ready: WakeSignal) -> None:
@@ -359,24 +372,19 @@ def test_an_analytics_failure_does_not_leak_the_frame(frame_ready: WakeSignal) -
 
 def test_retired_camera_is_finished_after_its_frame_in_detection(frame_ready: WakeSignal) -> None:
     """A camera retired while its frame is inside the detector ends its events after that frame's analytics."""
-    gate = threading.Event()
-    script = Script(gates={1: gate})
-    processor = RecordingProcessor()
-    workers, ring = one_camera(frame_ready, script, processor)
+    held = first_frame_in_invoke(frame_ready)
     try:
-        commit(ring)
-        wait_until(lambda: script.started == [1])
-        workers.retire_lane("cam")
-        assert processor.calls == []
-        gate.set()
-        wait_until(lambda: processor.calls == [("frame", 1), ("finish", 0)])
-        commit(ring)
+        held.workers.retire_lane("cam")
+        assert held.processor.calls == []
+        held.gate.set()
+        wait_until(lambda: held.processor.calls == [("frame", 1), ("finish", 0)])
+        commit(held.ring)
         time.sleep(0.1)
-        assert script.started == [1]  # a retired camera is not served again
+        assert held.script.started == [1]  # a retired camera is not served again
     finally:
-        gate.set()
-        assert workers.stop(time.time(), 2.0)
-    assert processor.calls.count(("finish", 0)) == 1
+        held.gate.set()
+        assert held.workers.stop(time.time(), 2.0)
+    assert held.processor.calls.count(("finish", 0)) == 1
 
 
 def test_replaced_detectors_serve_from_then_on(frame_ready: WakeSignal) -> None:
