@@ -132,9 +132,9 @@ class ModelConfig(StrictModel):
         1,
         ge=1,
         le=8,
-        description="Detector threads, each with its own interpreter of this model (and its memory), serving "
-        "the cameras together. More than 1 pays off with more cores than one interpreter's threads use, or with "
-        "several Edge TPUs; on 2 cores, 1 interpreter with 2 threads is faster.",
+        description="Interpreters of this model (each with its own memory and threads), serving the cameras "
+        "together; one camera is served by one interpreter at a time. More than 1 pays off with several busy "
+        "cameras (on 2 cores, 2 x 1 thread beat 1 x 2 threads by 10-20% with 2-4 cameras) or several Edge TPUs.",
     )
     delegate: Delegate = Field(
         Delegate.CPU, description="cpu (XNNPACK) or edgetpu (needs libedgetpu.so.1 and an _edgetpu model)."
