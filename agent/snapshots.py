@@ -1,7 +1,7 @@
 """Event snapshots: copy an event's best frame, then encode and publish it off the hot path.
 
 The event engine says when a frame is an event's best so far (agent.events.BestFrame);
-`make_job` (analytics thread) copies only the bounded image needed, because frames live in
+`make_jobs` (analytics thread) copies only the bounded image needed, once per frame, because frames live in
 ring-buffer slots that are reused. `SnapshotWorker` is its own thread: it JPEG-encodes,
 publishes (retained) and optionally saves (agent.snapshot_store)."""
 
@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import cv2
@@ -82,27 +82,39 @@ def _map_box(box: BBox, offset_x: float, offset_y: float, scale: float) -> BBox:
     )
 
 
-def make_job(frame: Frame, event_id: str, track: Track, config: SnapshotConfig) -> SnapshotJob:
-    """Copy the part of `frame` the snapshot needs (crop or downscaled frame) into a new job."""
-    box = track.box.clipped(frame.width, frame.height)
-    if config.crop:
-        x1, y1, x2, y2 = crop_region(box, frame.width, frame.height, config.crop_margin_frac)
-        source = frame.image[y1:y2, x1:x2]
-        offset_x, offset_y = float(x1), float(y1)
-    else:
-        source = frame.image
-        offset_x = offset_y = 0.0
+def make_jobs(frame: Frame, best: Iterable[tuple[str, Track]], config: SnapshotConfig) -> list[SnapshotJob]:
+    """One job per (event_id, track) whose best frame this is, each with its own bounded copy of the
+    part it needs: a crop around the box, or the whole frame. Whole-frame jobs of one frame share
+    one copy (several events often improve on the same frame)."""
+    whole: tuple[Image, float] | None = None
+    jobs = []
+    for event_id, track in best:
+        box = track.box.clipped(frame.width, frame.height)
+        if config.crop:
+            x1, y1, x2, y2 = crop_region(box, frame.width, frame.height, config.crop_margin_frac)
+            image, scale = _frozen_copy(frame.image[y1:y2, x1:x2], config)
+            offset_x, offset_y = float(x1), float(y1)
+        else:
+            whole = whole or _frozen_copy(frame.image, config)
+            (image, scale), offset_x, offset_y = whole, 0.0, 0.0
+        jobs.append(
+            SnapshotJob(
+                camera=frame.camera,
+                label=track.label,
+                event_id=event_id,
+                image=image,
+                box=_map_box(box, offset_x, offset_y, scale),
+                score=track.score,
+                ts_wall=frame.ts_wall,
+            )
+        )
+    return jobs
+
+
+def _frozen_copy(source: Image, config: SnapshotConfig) -> tuple[Image, float]:
     image, scale = bounded_copy(source, config.max_width_px, config.max_height_px)
     image.flags.writeable = False
-    return SnapshotJob(
-        camera=frame.camera,
-        label=track.label,
-        event_id=event_id,
-        image=image,
-        box=_map_box(box, offset_x, offset_y, scale),
-        score=track.score,
-        ts_wall=frame.ts_wall,
-    )
+    return image, scale
 
 
 def render_snapshot(job: SnapshotJob, config: SnapshotConfig) -> bytes:

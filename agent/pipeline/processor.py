@@ -23,7 +23,7 @@ from agent.pipeline.counters import DetectCounters
 from agent.publish import messages
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
-from agent.snapshots import SnapshotJob, make_job
+from agent.snapshots import SnapshotJob, make_jobs
 from agent.track import Tracker
 from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
 from agent.zones import ZoneTracker
@@ -145,8 +145,9 @@ class CameraProcessor:
     def _take_snapshots(self, frame: Frame) -> None:
         if self._snapshots is None or not self._snapshots.config.enabled:
             return
-        for best in self._events.best_frames:
-            self._snapshots.sink.submit(make_job(frame, best.event_id, best.track, self._snapshots.config))
+        best = ((b.event_id, b.track) for b in self._events.best_frames)
+        for job in make_jobs(frame, best, self._snapshots.config):
+            self._snapshots.sink.submit(job)
 
     def _event_messages(self, events: list[Event]) -> list[OutboundMessage]:
         out = []

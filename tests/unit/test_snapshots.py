@@ -22,7 +22,7 @@ from agent.snapshot_store import (
     safe_file_stem,
     snapshot_path,
 )
-from agent.snapshots import SnapshotJob, SnapshotWorker, make_job, render_snapshot
+from agent.snapshots import SnapshotJob, SnapshotWorker, make_jobs, render_snapshot
 from agent.types import BBox, Frame, Image, Track, TrackState
 from tests.support import assets
 
@@ -68,11 +68,30 @@ def test_box_near_an_edge_counts_as_cut(box: BBox, cut: bool) -> None:
     assert touches_edge(box, W, H, MARGIN) is cut
 
 
+def one_job(source: Frame, event_id: str, best: Track, config: SnapshotConfig) -> SnapshotJob:
+    [job] = make_jobs(source, [(event_id, best)], config)
+    return job
+
+
+def test_events_improving_on_one_frame_share_its_copy_unless_cropped() -> None:
+    """Several events whose best frame is this one: one whole-frame copy for all of them (each box
+    mapped into it); with crop, each gets its own crop."""
+    other = BBox(10, 10, 60, 60)
+    best = [("e1", track(INSIDE, 0.9)), ("e2", track(other, 0.8))]
+    whole = make_jobs(frame(), best, SnapshotConfig(crop=False, max_width_px=400, max_height_px=400))
+    assert whole[0].image is whole[1].image
+    assert [j.event_id for j in whole] == ["e1", "e2"]
+    assert whole[1].box == BBox(5, 5, 30, 30)
+    cropped = make_jobs(frame(), best, SnapshotConfig(crop=True, crop_margin_frac=0.0))
+    assert cropped[0].image is not cropped[1].image
+    assert cropped[1].image.shape[:2] == (50, 50)
+
+
 def test_job_image_is_independent_of_the_source_frame() -> None:
-    """Overwriting the ring slot after make_job leaves the job's image unchanged."""
+    """Overwriting the ring slot after make_jobs leaves the job's image unchanged."""
     source = np.zeros((H, W, 3), np.uint8)
     source[100:300, 100:200] = 77
-    job = make_job(frame(source), "e1", track(INSIDE, 0.9), SnapshotConfig(crop=True, crop_margin_frac=0.0))
+    job = one_job(frame(source), "e1", track(INSIDE, 0.9), SnapshotConfig(crop=True, crop_margin_frac=0.0))
     before = job.image.copy()
     source[:] = 255
     assert np.array_equal(job.image, before)
@@ -82,7 +101,7 @@ def test_job_image_is_independent_of_the_source_frame() -> None:
 
 def test_crop_maps_the_box_into_crop_coordinates() -> None:
     """A crop with a margin holds the box at an offset equal to the margin."""
-    job = make_job(frame(), "e1", track(INSIDE, 0.9), SnapshotConfig(crop=True, crop_margin_frac=0.5))
+    job = one_job(frame(), "e1", track(INSIDE, 0.9), SnapshotConfig(crop=True, crop_margin_frac=0.5))
     assert job.image.shape[:2] == (400, 200)  # 200x100 box plus half on each side
     assert (job.box.x1, job.box.y1, job.box.x2, job.box.y2) == (50, 100, 150, 300)
 
@@ -90,7 +109,7 @@ def test_crop_maps_the_box_into_crop_coordinates() -> None:
 def test_full_frame_copy_is_downscaled_to_the_limits() -> None:
     """Without cropping the copy is the whole frame shrunk within max width/height, box scaled alike."""
     config = SnapshotConfig(crop=False, max_width_px=400, max_height_px=400)
-    job = make_job(frame(), "e1", track(INSIDE, 0.9), config)
+    job = one_job(frame(), "e1", track(INSIDE, 0.9), config)
     assert job.image.shape[:2] == (300, 400)
     assert job.box == BBox(50, 50, 100, 150)
     assert not job.image.flags.writeable
@@ -109,7 +128,7 @@ def test_render_real_frame_respects_size_limits(real_image: Image, crop: bool, m
     """A real video frame encodes to a decodable JPEG no larger than the configured limits."""
     config = SnapshotConfig(crop=crop, max_width_px=max_w, max_height_px=max_h, jpeg_quality=70)
     source = frame(real_image)
-    job = make_job(source, "e1", track(BBox(300, 150, 380, 400), 0.8), config)
+    job = one_job(source, "e1", track(BBox(300, 150, 380, 400), 0.8), config)
     assert job is not None
     image = decode(render_snapshot(job, config))
     assert image.shape[1] <= max_w
@@ -122,7 +141,7 @@ def test_render_draws_the_box(real_image: Image) -> None:
     """With draw_box the box outline changes the pixels on its edge; without it they match the source."""
     box = BBox(300, 150, 380, 400)
     plain = SnapshotConfig(draw_box=False, jpeg_quality=95, max_width_px=768, max_height_px=576)
-    job = make_job(frame(real_image), "e1", track(box, 0.8), plain)
+    job = one_job(frame(real_image), "e1", track(box, 0.8), plain)
     assert job is not None
     undrawn = decode(render_snapshot(job, plain)).astype(int)
     drawn = decode(render_snapshot(job, plain.model_copy(update={"draw_box": True}))).astype(int)
