@@ -121,7 +121,7 @@ class DetectorWorker(threading.Thread):
         else how long to wait for a frame, a result or the next due camera."""
         if len(self._invoking) >= INPUTS_QUEUED:
             return IDLE_WAIT_S
-        pending = self._frames[-1] if self._frames and self._frames[-1].has_regions_to_submit else None
+        pending = self._frame_with_regions_to_submit()
         if pending is None:
             claim = self._table.claim_next(now_mono, self._owner)
             if claim.lane is None or claim.frame is None:
@@ -133,6 +133,12 @@ class DetectorWorker(threading.Thread):
                 return None
         self._submit_region(pending)
         return None
+
+    def _frame_with_regions_to_submit(self) -> FrameInFlight | None:
+        """Only the newest claimed frame can have regions left: a frame is claimed after the last one's
+        regions were all submitted."""
+        newest = self._frames[-1] if self._frames else None
+        return newest if newest is not None and newest.has_regions_to_submit else None
 
     def _plan(self, lane: CameraLane, frame: Frame) -> FrameInFlight:
         self.served += 1
@@ -209,7 +215,7 @@ class DetectorWorker(threading.Thread):
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while time.monotonic() < deadline:
             self.heartbeat_mono = time.monotonic()
-            pending = self._frames[-1] if self._frames and self._frames[-1].has_regions_to_submit else None
+            pending = self._frame_with_regions_to_submit()
             if pending is not None and len(self._invoking) < INPUTS_QUEUED:
                 self._submit_region(pending)
             elif self._invoking:
