@@ -3,7 +3,8 @@
 Pure functions: typed dataclasses in, `OutboundMessage` out; no clock reads, no I/O.
 Every JSON payload carries `schema_version` and matches docs/schemas/<name>.schema.json;
 every durable payload carries a unique `msg_id` for consumer-side de-duplication.
-Called by the analytics thread (detections, events, counts) and the supervisor (stats)."""
+Called by the analytics thread (detections, events, counts, motion) and the supervisor (stats,
+toggle states)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ SCORE_DIGITS = 4
 RATE_DIGITS = 2
 STATUS_ONLINE = b"online"
 STATUS_OFFLINE = b"offline"
+SWITCH_ON = b"ON"
+SWITCH_OFF = b"OFF"
 
 
 @dataclass(frozen=True, slots=True)
@@ -212,6 +215,11 @@ def encode_count(topics: Topics, camera: str, label: str, count: int) -> Outboun
     return _count(topics.count(camera, label), count)
 
 
+def encode_all_count(topics: Topics, camera: str, count: int) -> OutboundMessage:
+    """Objects of every label currently seen by `camera` (Frigate's `<camera>/all`), retained."""
+    return _count(topics.all_count(camera), count)
+
+
 def encode_zone_count(topics: Topics, camera: str, zone: str, label: str, count: int) -> OutboundMessage:
     return _count(topics.zone_count(camera, zone, label), count)
 
@@ -220,6 +228,25 @@ def _count(topic: str, count: int) -> OutboundMessage:
     if count < 0:
         raise ValueError(f"object count must be >= 0, got {count} for {topic}")
     return OutboundMessage(topic, str(int(count)).encode("ascii"), QOS_STATE, True, False)
+
+
+def _switch(topic: str, on: bool) -> OutboundMessage:
+    return OutboundMessage(topic, SWITCH_ON if on else SWITCH_OFF, QOS_STATE, True, False)
+
+
+def encode_toggle_state(topics: Topics, camera: str, toggle: str, on: bool) -> OutboundMessage:
+    """A runtime toggle's current value (`ON`/`OFF` text), retained: what Home Assistant's switch shows."""
+    return _switch(topics.toggle_state(camera, toggle), on)
+
+
+def encode_motion(topics: Topics, camera: str, on: bool) -> OutboundMessage:
+    """Whether the camera's motion gate sees motion (`ON`/`OFF` text), retained; sent on change only."""
+    return _switch(topics.motion(camera), on)
+
+
+def encode_retained_clear(topic: str) -> OutboundMessage:
+    """An empty retained payload: the broker drops the topic's retained message (a camera that is gone)."""
+    return OutboundMessage(topic, b"", QOS_STATE, True, False)
 
 
 def encode_line_count(topics: Topics, camera: str, line: str, a_to_b: int, b_to_a: int) -> OutboundMessage:

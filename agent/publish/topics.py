@@ -12,8 +12,11 @@ FORBIDDEN_CHARS = ("/", "+", "#", "\x00")
 MAX_NAME_BYTES = 256
 
 # A label equal to one of these would put a per-label topic on the same path as a
-# fixed camera topic (<camera>/status, <camera>/detections, <camera>/lines/<line>...).
-RESERVED_LABELS = frozenset({"status", "detections", "zones", "lines"})
+# fixed camera topic (<camera>/status, <camera>/detections, <camera>/lines/<line>, <camera>/all,
+# <camera>/motion, <camera>/detect/set...).
+RESERVED_LABELS = frozenset({"status", "detections", "zones", "lines", "all", "motion", "detect", "snapshots"})
+SET_LEVEL = "set"
+STATE_LEVEL = "state"
 
 
 def check_level(kind: str, name: str) -> str:
@@ -94,3 +97,29 @@ class Topics:
 
     def snapshot(self, camera: str, label: str) -> str:
         return f"{self._camera(camera)}/{check_label(label)}/snapshot"
+
+    def all_count(self, camera: str) -> str:
+        """Every object the camera tracks, whatever its label (Frigate's `<camera>/all`)."""
+        return f"{self._camera(camera)}/all"
+
+    def motion(self, camera: str) -> str:
+        return f"{self._camera(camera)}/motion"
+
+    def toggle_set(self, camera: str, toggle: str) -> str:
+        """Where an operator switches a runtime toggle (`detect`, `snapshots`) ON or OFF."""
+        return f"{self._camera(camera)}/{check_level('toggle', toggle)}/{SET_LEVEL}"
+
+    def toggle_state(self, camera: str, toggle: str) -> str:
+        return f"{self._camera(camera)}/{check_level('toggle', toggle)}/{STATE_LEVEL}"
+
+    def toggle_set_filter(self, toggle: str) -> str:
+        """Subscription filter matching `toggle_set(camera, toggle)` for every camera."""
+        return f"{self.base}/+/{check_level('toggle', toggle)}/{SET_LEVEL}"
+
+    def camera_of_toggle_set(self, topic: str, toggle: str) -> str | None:
+        """The camera named by a `toggle_set` topic of this device, or None if `topic` is not one."""
+        head, tail = f"{self.base}/", f"/{toggle}/{SET_LEVEL}"
+        if not (topic.startswith(head) and topic.endswith(tail)):
+            return None
+        camera = topic[len(head) : len(topic) - len(tail)]
+        return camera if camera and "/" not in camera else None

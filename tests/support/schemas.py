@@ -1,7 +1,7 @@
 """Validates payloads against the published JSON Schemas in docs/schemas (draft 2020-12).
 
 `validate(name, obj)` takes the decoded payload: a dict for JSON messages, the text for
-`status`, an int for `count`. `validate_payload(name, raw)` decodes raw MQTT bytes first."""
+`status` and `switch`, an int for `count`. `validate_payload(name, raw)` decodes raw MQTT bytes first."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 from jsonschema import Draft202012Validator, FormatChecker
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"
-TEXT_SCHEMAS = frozenset({"status"})
+TEXT_SCHEMAS = frozenset({"status", "switch"})
 INTEGER_SCHEMAS = frozenset({"count"})
 
 

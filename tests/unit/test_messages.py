@@ -140,6 +140,27 @@ CASES: list[tuple[str, Callable[[], OutboundMessage], str, str, int, bool, bool]
         False,
     ),
     ("count", lambda: m.encode_count(T, "door", "person", 3), "count", "edge/dev1/door/person", 1, True, False),
+    ("all count", lambda: m.encode_all_count(T, "door", 4), "count", "edge/dev1/door/all", 1, True, False),
+    ("motion on", lambda: m.encode_motion(T, "door", True), "switch", "edge/dev1/door/motion", 1, True, False),
+    ("motion off", lambda: m.encode_motion(T, "door", False), "switch", "edge/dev1/door/motion", 1, True, False),
+    (
+        "detect state",
+        lambda: m.encode_toggle_state(T, "door", "detect", False),
+        "switch",
+        "edge/dev1/door/detect/state",
+        1,
+        True,
+        False,
+    ),
+    (
+        "snapshots state",
+        lambda: m.encode_toggle_state(T, "door", "snapshots", True),
+        "switch",
+        "edge/dev1/door/snapshots/state",
+        1,
+        True,
+        False,
+    ),
     (
         "zone count",
         lambda: m.encode_zone_count(T, "door", "porch", "person", 0),
@@ -246,3 +267,16 @@ def test_negative_count_and_bad_direction_are_refused() -> None:
         m.encode_count(T, "door", "person", -1)
     with pytest.raises(ValueError, match="direction"):
         m.encode_line_crossing(T, LineCrossing("door", "gate", "up", 1, None, "person", TS))
+
+
+def test_switch_payloads_are_plain_on_off_and_clear_is_empty_retained() -> None:
+    """Toggle states and motion are the bare texts ON/OFF; clearing a retained topic is an empty retained payload."""
+    assert m.encode_toggle_state(T, "door", "detect", True).payload == b"ON"
+    assert m.encode_motion(T, "door", False).payload == b"OFF"
+    cleared = m.encode_retained_clear(T.toggle_state("door", "detect"))
+    assert (cleared.topic, cleared.payload, cleared.retain, cleared.durable) == (
+        "edge/dev1/door/detect/state",
+        b"",
+        True,
+        False,
+    )

@@ -24,6 +24,11 @@ T = Topics("edge", "dev1")
         (T.line_count("door", "gate"), "edge/dev1/door/lines/gate"),
         (T.line_crossing("door", "gate"), "edge/dev1/door/lines/gate/crossing"),
         (T.snapshot("door", "person"), "edge/dev1/door/person/snapshot"),
+        (T.all_count("door"), "edge/dev1/door/all"),
+        (T.motion("door"), "edge/dev1/door/motion"),
+        (T.toggle_set("door", "detect"), "edge/dev1/door/detect/set"),
+        (T.toggle_state("door", "snapshots"), "edge/dev1/door/snapshots/state"),
+        (T.toggle_set_filter("detect"), "edge/dev1/+/detect/set"),
         (T.all(), "edge/dev1/#"),
     ],
 )
@@ -50,7 +55,7 @@ def test_bad_camera_label_zone_line_names_are_rejected(bad: str) -> None:
         T.line_crossing("door", bad)
 
 
-@pytest.mark.parametrize("label", ["status", "detections", "zones", "lines"])
+@pytest.mark.parametrize("label", ["status", "detections", "zones", "lines", "all", "motion", "detect", "snapshots"])
 def test_reserved_labels_are_rejected(label: str) -> None:
     """A label that would collide with a fixed per-camera topic is refused."""
     with pytest.raises(ValueError, match="reserved"):
@@ -70,3 +75,21 @@ def test_overlong_name_is_rejected() -> None:
     """A name longer than the limit is refused rather than producing a huge topic."""
     with pytest.raises(ValueError, match="longer"):
         T.count("door", "x" * 300)
+
+
+@pytest.mark.parametrize(
+    ("topic", "camera"),
+    [
+        ("edge/dev1/door/detect/set", "door"),
+        ("edge/dev1/front yard/detect/set", "front yard"),
+        ("edge/dev1/door/snapshots/set", None),  # another toggle
+        ("edge/dev1/detect/set", None),  # no camera level
+        ("edge/dev1/a/b/detect/set", None),  # two levels where the camera goes
+        ("edge/dev2/door/detect/set", None),  # another device
+        ("other/dev1/door/detect/set", None),  # another prefix
+        ("edge/dev1/door/detect/state", None),
+    ],
+)
+def test_camera_of_toggle_set(topic: str, camera: str | None) -> None:
+    """Only this device's `<camera>/<toggle>/set` topics name a camera; anything else is not a command."""
+    assert T.camera_of_toggle_set(topic, "detect") == camera
