@@ -1,4 +1,4 @@
-"""Counts the objects in view per label, and per zone and label, for retained topics.
+"""Counts the objects in view per label, per zone and label, and in all, for retained topics.
 
 Reports only counts that changed since the previous report, so the publisher sends
 retained messages on change only. Pure; one instance per camera, called by the
@@ -17,21 +17,25 @@ _COUNTED = (TrackState.CONFIRMED, TrackState.LOST)
 
 @dataclass(frozen=True, slots=True)
 class CountKey:
-    """What is counted: a label in the whole camera (zone None) or in one zone."""
+    """What is counted: a label in the whole camera (zone None) or in one zone; label None is every
+    object of the camera whatever its label (ALL_OBJECTS)."""
 
-    label: str
+    label: str | None
     zone: str | None = None
 
 
-def _sort_key(key: CountKey) -> tuple[str, bool, str]:
-    return (key.label, key.zone is not None, key.zone or "")
+ALL_OBJECTS = CountKey(None)
+
+
+def _sort_key(key: CountKey) -> tuple[bool, str, bool, str]:
+    return (key.label is not None, key.label or "", key.zone is not None, key.zone or "")
 
 
 class ObjectCounter:
     """Counts CONFIRMED and LOST tracks (so a brief occlusion does not flicker the count;
     an object that left stops counting when the tracker removes it, max_age_s later).
 
-    Keys are bounded by labels × (zones + 1): a key once reported stays known so that
+    Keys are bounded by labels × (zones + 1) + 1: a key once reported stays known so that
     its drop to 0 is reported once."""
 
     def __init__(self) -> None:
@@ -44,6 +48,7 @@ class ObjectCounter:
         for track in tracks:
             if track.state not in _COUNTED:
                 continue
+            counts[ALL_OBJECTS] += 1
             counts[CountKey(track.label)] += 1
             for zone in zones_by_track.get(track.track_id, ()):
                 counts[CountKey(track.label, zone)] += 1
