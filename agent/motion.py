@@ -204,11 +204,27 @@ class MotionDetector:
 class MotionGate:
     """Decides per frame whether the detector runs: on motion; for the first frame; every
     `recheck_interval_s` while tracks are active (stationary objects keep their events alive);
-    every `idle_recheck_interval_s` otherwise (0 disables). Always, when motion is disabled."""
+    every `idle_recheck_interval_s` otherwise (0 disables). Always, when motion is disabled.
+
+    It also keeps the camera's reported motion state: ON from a moving frame until `off_delay_s`
+    without one (never ON while motion is disabled: then no frame is analysed for motion)."""
 
     def __init__(self, cfg: MotionConfig) -> None:
         self._cfg = cfg
         self._last_detect_mono: float | None = None
+        # Written by the detector thread that holds the camera, read by the analytics thread:
+        # one float reference, so a reader sees the previous or the new value, never half.
+        self._last_motion_mono: float | None = None
+
+    def observe(self, motion: MotionResult, ts_mono: float) -> None:
+        """Record a frame's motion result (every analysed frame, detected or not)."""
+        if self._cfg.enabled and motion.moving:
+            self._last_motion_mono = ts_mono
+
+    def motion_active(self, ts_mono: float) -> bool:
+        """Whether motion counts as ON at `ts_mono`: a moving frame at most `off_delay_s` earlier."""
+        last = self._last_motion_mono
+        return last is not None and ts_mono - last <= self._cfg.off_delay_s
 
     def should_detect(self, motion: MotionResult, active_tracks: int, ts_mono: float) -> bool:
         """True when the detector should run on this frame. Does not change state."""

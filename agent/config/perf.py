@@ -101,6 +101,13 @@ class MotionConfig(StrictModel):
         default=(),
         description="Polygons where motion is ignored, e.g. a burned-in clock (pixels, or 0..1 of the frame).",
     )
+    off_delay_s: float = Field(
+        default=30.0,
+        ge=0.0,
+        le=3600.0,
+        description="<camera>/motion turns ON at the first moving frame and OFF once no frame has moved for this "
+        "many seconds, so a person pausing mid-scene does not flap it.",
+    )
 
     @field_validator("blur_kernel_px")
     @classmethod

@@ -216,3 +216,27 @@ def test_gate_disabled_always_runs() -> None:
     gate = MotionGate(MotionConfig(enabled=False))
     gate.mark_detected(1.0)
     assert gate.should_detect(STILL, active_tracks=0, ts_mono=1.0)
+
+
+def test_motion_state_turns_off_only_after_the_off_delay() -> None:
+    """Motion is ON from a moving frame and stays ON through still frames until off_delay_s has passed."""
+    gate = MotionGate(MotionConfig(off_delay_s=5.0))
+    assert not gate.motion_active(0.0)
+    gate.observe(STILL, 0.0)
+    assert not gate.motion_active(0.0)
+    gate.observe(MOVING, 1.0)
+    assert gate.motion_active(1.0)
+    for ts in (2.0, 4.0, 6.0):  # still frames inside the delay: no flapping
+        gate.observe(STILL, ts)
+        assert gate.motion_active(ts)
+    gate.observe(STILL, 6.1)
+    assert not gate.motion_active(6.1)
+    gate.observe(MOVING, 7.0)
+    assert gate.motion_active(7.0)
+
+
+def test_motion_state_never_on_with_the_gate_disabled() -> None:
+    """With motion analysis disabled no frame counts as moving, so the state stays OFF."""
+    gate = MotionGate(MotionConfig(enabled=False))
+    gate.observe(MOVING, 1.0)
+    assert not gate.motion_active(1.0)
