@@ -152,6 +152,10 @@ class Tracker:
         """Number of tracks held (bounded by max_tracks)."""
         return len(self._tracks)
 
+    def clear(self) -> None:
+        """Forget every track (detection paused). Ids go on from where they were, so they stay unique."""
+        self._tracks.clear()
+
     def update(self, detections: Sequence[Detection], ts: float) -> list[Track]:
         cfg = self._cfg
         high = [d for d in detections if d.score >= cfg.high_score]

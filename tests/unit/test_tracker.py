@@ -158,3 +158,13 @@ def test_state_bounded_after_10000_tracks() -> None:
     assert len(seen) == 10_000
     assert most <= cells
     assert len(tracker) == 0
+
+
+def test_clear_forgets_tracks_but_never_reuses_ids() -> None:
+    """After clear() the tracker holds nothing, and the next object gets a new id, not an earlier one."""
+    tracker = Tracker(TrackerConfig(min_hits=1))
+    first = tracker.update([Detection("person", 0, 0.9, BBox(0, 0, 10, 10))], 0.0)
+    tracker.clear()
+    assert len(tracker) == 0
+    again = tracker.update([Detection("person", 0, 0.9, BBox(0, 0, 10, 10))], 0.1)
+    assert [t.track_id for t in again] == [first[0].track_id + 1]
