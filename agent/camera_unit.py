@@ -1,5 +1,6 @@
 """Builds and tears down everything one camera needs: ring, capture thread,
-detection stage, anomaly stage and processor. Called by the supervisor only."""
+detection stage, anomaly stage and processor, all reading the camera's runtime toggles.
+Called by the supervisor only."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.publish.topics import Topics
+from agent.toggles import CameraToggles
 
 FROZEN_RECENT_S = 60.0  # a frozen-stream reconnect within this window reports the stream as frozen
 
@@ -32,6 +34,7 @@ class CameraUnit:
     detection: DetectionStage
     processor: CameraProcessor
     counters: DetectCounters
+    toggles: CameraToggles
 
     def lane(self) -> CameraLane:
         """How the pipeline's threads see this camera."""
@@ -51,24 +54,30 @@ class CameraDeps:
     status_listener: Callable[[str, bool], None]
 
 
-def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps) -> CameraUnit:
+def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps, toggles: CameraToggles) -> CameraUnit:
     """Create (but do not start) a camera's ring, capture worker and processor."""
     ring = FrameRing(name, cfg.ring_slots, notify=deps.frame_ready)
     capture = CaptureWorker(name, cfg, ring, status_listener=deps.status_listener)
-    detection = build_detection(cfg, deps)
-    processor, counters = build_processor(name, cfg, deps, capture)
-    return CameraUnit(name, cfg, ring, capture, detection, processor, counters)
+    detection = build_detection(cfg, deps, toggles)
+    processor, counters = build_processor(name, cfg, deps, capture, detection, toggles)
+    return CameraUnit(name, cfg, ring, capture, detection, processor, counters, toggles)
 
 
-def build_detection(cfg: CameraConfig, deps: CameraDeps) -> DetectionStage:
+def build_detection(cfg: CameraConfig, deps: CameraDeps, toggles: CameraToggles) -> DetectionStage:
     """A camera's motion gate and region planner (fresh motion background)."""
-    return DetectionStage(cfg.motion, cfg.regions, deps.agent.model.nms_iou)
+    return DetectionStage(cfg.motion, cfg.regions, deps.agent.model.nms_iou, toggles)
 
 
 def build_processor(
-    name: str, cfg: CameraConfig, deps: CameraDeps, capture: CaptureWorker
+    name: str,
+    cfg: CameraConfig,
+    deps: CameraDeps,
+    capture: CaptureWorker,
+    detection: DetectionStage,
+    toggles: CameraToggles,
 ) -> tuple[CameraProcessor, DetectCounters]:
-    """A fresh processor for a camera whose capture keeps running (e.g. after a model reload)."""
+    """A fresh processor for a camera whose capture keeps running (e.g. after a model reload);
+    it reports the motion state of `detection`."""
     counters = DetectCounters()
     anomalies = AnomalyStage(
         name, cfg.anomalies, anomaly_state_path(deps.agent.state_dir, name), stream_status_of(capture)
@@ -81,6 +90,8 @@ def build_processor(
         counters,
         anomalies=anomalies,
         snapshots=deps.snapshots,
+        toggles=toggles,
+        motion=detection.motion_active,
     )
     return processor, counters
 

@@ -3,7 +3,8 @@ healthy, publishes stats, speaks sd_notify, and shuts down in order.
 
 Threads it owns: one capture thread per camera, the detector thread(s) and the analytics
 thread (agent.pipeline.workers), the snapshot worker and the publisher's threads. Only the
-supervisor starts or stops them."""
+supervisor starts or stops them. Remote config and runtime toggles arrive on paho's thread
+and are applied here, on the main thread."""
 
 from __future__ import annotations
 
@@ -35,6 +36,7 @@ from agent.remote.controller import ConfigHandler, RemoteConfigController
 from agent.remote.plan import ReconcilePlan
 from agent.snapshot_store import RetentionLimits, SnapshotStore
 from agent.snapshots import SnapshotWorker
+from agent.toggles import ToggleController
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +69,9 @@ class Supervisor:
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.publisher = make_publisher(config)
         self.snapshot_worker = self._make_snapshot_worker()
+        self.toggles = ToggleController(
+            config.state_dir, self.send, snapshots_available=self.snapshot_worker is not None
+        )
         self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
         self.pipeline = PipelineWorkers(self.detectors, self.send, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
@@ -111,6 +116,8 @@ class Supervisor:
         self.publisher.start()
         if self.snapshot_worker is not None:
             self.snapshot_worker.start()
+        self.toggles.use_topics(self.publisher.topics, self.subscribe)
+        self.toggles.forget_missing(self.config.cameras)
         self._sync_discovery()
         for name, camera in self.config.cameras.items():
             if camera.enabled:
@@ -122,7 +129,7 @@ class Supervisor:
         sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
 
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
-        unit = build_camera(name, cfg, self._deps())
+        unit = build_camera(name, cfg, self._deps(), self.toggles.attach(name))
         self.cameras[name] = unit
         self.pipeline.set_lane(unit.lane())
         unit.capture.start()
@@ -150,6 +157,7 @@ class Supervisor:
                 self.reload_requested.clear()
                 self.remote.reload_file("SIGHUP")
             self.remote.process_pending()
+            self.toggles.process_pending()
             self.remote.watch_file(now)
             if self._all_sources_done():
                 log.info("every source has ended and its last frame is processed; stopping")
@@ -186,6 +194,10 @@ class Supervisor:
                 log.error("a detector thread did not stop within %.0f s after the model reload", JOIN_TIMEOUT_S)
         for name in plan.cameras_removed:
             self.stop_camera(name)
+            self.toggles.detach(name)
+        self.toggles.forget_missing(new.cameras)
+        if plan.mqtt_reconnect:
+            self.toggles.use_topics(self.publisher.topics, self.subscribe)
         for name in plan.cameras_restarted:
             self.stop_camera(name)
             self.start_camera(name, new.cameras[name])
@@ -200,8 +212,10 @@ class Supervisor:
     def _replace_processor(self, name: str) -> None:
         """New detector or topics for a camera whose capture keeps running: frames continue without a gap."""
         unit, deps = self.cameras[name], self._deps()
-        unit.detection = build_detection(unit.config, deps)
-        unit.processor, unit.counters = build_processor(name, unit.config, deps, unit.capture)
+        unit.detection = build_detection(unit.config, deps, unit.toggles)
+        unit.processor, unit.counters = build_processor(
+            name, unit.config, deps, unit.capture, unit.detection, unit.toggles
+        )
         self.pipeline.set_lane(unit.lane())
 
     def _swap_publisher(self, new: AgentConfig) -> str | None:
@@ -329,6 +343,7 @@ class Supervisor:
     def shutdown(self) -> None:
         """Ordered stop: capture, detection, analytics, end open events, publish offline, disconnect."""
         self.notifier.stopping()
+        self.toggles.process_pending()  # a switch just before the stop is kept too
         for unit in self.cameras.values():
             unit.capture.stop()
         for unit in self.cameras.values():

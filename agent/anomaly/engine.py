@@ -71,10 +71,13 @@ class AnomalyEngine:
         grey_frame: Image | None = None,
         stream_status: StreamStatus | None = None,
         event_ids: Mapping[int, str] = _NO_EVENTS,
+        detecting: bool = True,
     ) -> list[Anomaly]:
         """Advance every kind to `ts_wall`; return the anomalies that started or resolved.
 
-        `event_ids` maps track_id to the track's event id so anomalies can name related events."""
+        `event_ids` maps track_id to the track's event id so anomalies can name related events.
+        `detecting` False (the camera's detect toggle is OFF): no tracks exist, so counts mean
+        nothing and their buckets are neither judged nor learned."""
         if not self.cfg.enabled:
             return []
         out: list[Anomaly] = []
@@ -85,7 +88,7 @@ class AnomalyEngine:
             out.extend(self._tamper.update(ts_wall, tamper_features(grey_frame)))
         now = local_time(ts_wall, self._tz)
         if self._count is not None:
-            out.extend(self._count.update(ts_wall, tracks, suppressed=self.view_impaired))
+            out.extend(self._count.update(ts_wall, tracks, suppressed=self.view_impaired or not detecting))
         if self._restricted is not None:
             out.extend(self._restricted.update(ts_wall, now, tracks, zones_by_track, event_ids))
         if self._loitering is not None:

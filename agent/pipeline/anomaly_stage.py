@@ -42,23 +42,33 @@ class AnomalyStage:
         self._load_state()
 
     def on_frame(
-        self, frame: Frame, tracks: Sequence[Track], zones: Mapping[int, tuple[str, ...]], event_ids: Mapping[int, str]
+        self,
+        frame: Frame,
+        tracks: Sequence[Track],
+        zones: Mapping[int, tuple[str, ...]],
+        event_ids: Mapping[int, str],
+        detecting: bool = True,
     ) -> list[Anomaly]:
+        """`detecting` False: the camera's detect toggle is OFF (see AnomalyEngine.update)."""
         if not self._cfg.enabled:
             return []
         grey = None
         if self._cfg.tamper.enabled and frame.ts_wall >= self._next_grey_wall:
             grey = tamper_grey(frame.image, self._cfg.tamper.grey_width_px)
             self._next_grey_wall = frame.ts_wall + self._cfg.tamper.check_interval_s
-        found = self._engine.update(frame.ts_wall, tracks, zones, grey, self._stream_status(), event_ids)
+        found = self._engine.update(
+            frame.ts_wall, tracks, zones, grey, self._stream_status(), event_ids, detecting=detecting
+        )
         self._maybe_save(frame.ts_wall)
         return found
 
-    def on_tick(self, ts_wall: float, tracks: Sequence[Track], zones: Mapping[int, tuple[str, ...]]) -> list[Anomaly]:
+    def on_tick(
+        self, ts_wall: float, tracks: Sequence[Track], zones: Mapping[int, tuple[str, ...]], detecting: bool = True
+    ) -> list[Anomaly]:
         """Called about once a second whether or not frames arrive, so stream faults start and end."""
         if not self._cfg.enabled:
             return []
-        found = self._engine.update(ts_wall, tracks, zones, None, self._stream_status())
+        found = self._engine.update(ts_wall, tracks, zones, None, self._stream_status(), detecting=detecting)
         self._maybe_save(ts_wall)
         return found
 

@@ -1,5 +1,6 @@
-"""Decides whether and where the detector runs on a camera's frame: motion gate, then region
-crops; afterwards maps each crop's detections back to the full frame and merges them.
+"""Decides whether and where the detector runs on a camera's frame: the detect toggle, motion
+gate, then region crops; afterwards maps each crop's detections back to the full frame and merges
+them. Motion is analysed even while the detect toggle is OFF, so `<camera>/motion` keeps working.
 
 One DetectionStage per camera; only the detector thread that has claimed the camera calls it.
 The detector thread runs the detector on the planned regions between plan() and merge()."""
@@ -12,23 +13,36 @@ from agent.config.perf import MotionConfig, RegionsConfig
 from agent.detect import Detector
 from agent.motion import MotionDetector, MotionGate, MotionResult
 from agent.regions import Region, map_detections_from_region, merge_detections, plan_regions
+from agent.toggles import CameraToggles
 from agent.types import BBox, Detection, DetectionResult, Frame
 
 
 class DetectionStage:
     """Motion gate, region planning and merging of region detections for one camera."""
 
-    def __init__(self, motion_cfg: MotionConfig, regions_cfg: RegionsConfig, nms_iou: float) -> None:
+    def __init__(
+        self,
+        motion_cfg: MotionConfig,
+        regions_cfg: RegionsConfig,
+        nms_iou: float,
+        toggles: CameraToggles | None = None,
+    ) -> None:
         self._motion_cfg = motion_cfg
         self._regions_cfg = regions_cfg
         self._nms_iou = nms_iou
+        self._toggles = toggles if toggles is not None else CameraToggles()
         self._gate = MotionGate(motion_cfg)
         self._motion: MotionDetector | None = None
 
+    def motion_active(self, ts_mono: float) -> bool:
+        """The camera's motion state at `ts_mono` (any thread may ask; see MotionGate.motion_active)."""
+        return self._gate.motion_active(ts_mono)
+
     def plan(self, frame: Frame, model_side: int, track_boxes: Sequence[BBox]) -> tuple[Region, ...]:
-        """The regions to run the detector on; none when the gate says the detector is not needed."""
+        """The regions to run the detector on; none when detect is OFF or the gate says it is not needed."""
         motion = self._motion_result(frame)
-        if not self._gate.should_detect(motion, len(track_boxes), frame.ts_mono):
+        self._gate.observe(motion, frame.ts_mono)
+        if not self._toggles.detect or not self._gate.should_detect(motion, len(track_boxes), frame.ts_mono):
             return ()
         self._gate.mark_detected(frame.ts_mono)
         return tuple(

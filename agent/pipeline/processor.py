@@ -1,8 +1,9 @@
 """Per-camera analytics on the analytics thread: filters, tracker, zones, events, lines,
-counts, snapshots and anomalies, turned into outbound messages.
+counts, snapshots, anomalies and the motion state, turned into outbound messages.
 
 One CameraProcessor per camera; only the analytics thread calls it. Geometry that
-depends on the frame size (zones, lines) is built at the first frame."""
+depends on the frame size (zones, lines) is built at the first frame. The camera's runtime
+toggles are read on every frame: with detect OFF its events end and tracking pauses."""
 
 from __future__ import annotations
 
@@ -24,11 +25,13 @@ from agent.publish import messages
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
 from agent.snapshots import SnapshotJob, make_jobs
+from agent.toggles import CameraToggles
 from agent.track import Tracker
 from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
 from agent.zones import ZoneTracker
 
 ZonesByTrack = dict[int, tuple[str, ...]]
+MotionReader = Callable[[float], bool]  # is there motion at this monotonic time (DetectionStage.motion_active)
 
 
 def new_event_id() -> str:
@@ -64,6 +67,8 @@ class CameraProcessor:
         anomalies: AnomalyStage | None = None,
         snapshots: Snapshots | None = None,
         event_ids: Callable[[], str] = new_event_id,
+        toggles: CameraToggles | None = None,
+        motion: MotionReader | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -71,6 +76,10 @@ class CameraProcessor:
         self._counters = counters
         self._anomalies = anomalies
         self._snapshots = snapshots
+        self._toggles = toggles if toggles is not None else CameraToggles()
+        self._motion = motion
+        self._motion_reported: bool | None = None
+        self._paused = False  # detect is OFF and this processor has ended its events for it
         self._filter = DetectionFilter(cfg, model_min_score)
         self._tracker = Tracker(cfg.tracker)
         self._events = EventEngine(name, cfg.events, cfg.tracker.max_age_s, event_ids)
@@ -91,12 +100,22 @@ class CameraProcessor:
         return self._detector_floor
 
     def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
-        """A frame and what the detector found on it; None: the motion gate skipped the detector."""
+        """A frame and what the detector found on it; None: the motion gate skipped the detector.
+
+        With detect OFF a result is dropped: it was detected before the switch."""
+        out = self._motion_messages(frame.ts_mono)
+        if not self._toggles.detect:
+            out.extend(self._pause(frame.ts_wall))
+            out.extend(self._anomaly_messages(frame))
+            return out
+        self._paused = False
         if result is None:
             self._counters.skipped()
-            return self._anomaly_messages(frame)
+            out.extend(self._anomaly_messages(frame))
+            return out
         self._counters.detected(result.inference_ms, frame.ts_mono)
-        return self.analyse(frame, result)
+        out.extend(self.analyse(frame, result))
+        return out
 
     def analyse(self, frame: Frame, result: DetectionResult) -> list[OutboundMessage]:
         """Everything after the detector for one frame; separate so a scripted detector result can drive it."""
@@ -118,21 +137,50 @@ class CameraProcessor:
         return out
 
     def tick(self, ts_wall: float) -> list[OutboundMessage]:
-        """Periodic work that must happen even without frames (stream-fault anomalies)."""
-        if self._anomalies is None:
-            return []
-        found = self._anomalies.on_tick(ts_wall, self._tracks, self._zones_now)
-        return [messages.encode_anomaly(self._topics, anomaly) for anomaly in found]
+        """Periodic work that must happen even without frames: stream-fault anomalies, and ending
+        the events of a camera whose detect was switched OFF while no frame came."""
+        detecting = self._toggles.detect
+        out = [] if detecting else self._pause(ts_wall)
+        if self._anomalies is not None:
+            found = self._anomalies.on_tick(ts_wall, self._tracks, self._zones_now, detecting=detecting)
+            out.extend(messages.encode_anomaly(self._topics, anomaly) for anomaly in found)
+        return out
 
     def finish(self, ts_wall: float) -> list[OutboundMessage]:
-        """End every open event and anomaly (shutdown or camera removal) and report counts as 0."""
+        """End every open event and anomaly (shutdown or camera removal), report counts as 0 and motion OFF."""
+        out = self._end_tracking(ts_wall)
+        if self._anomalies is not None:
+            out.extend(messages.encode_anomaly(self._topics, a) for a in self._anomalies.finish(ts_wall))
+        if self._motion_reported:
+            self._motion_reported = False
+            out.append(messages.encode_motion(self._topics, self.name, False))
+        return out
+
+    def _pause(self, ts_wall: float) -> list[OutboundMessage]:
+        """Detect is OFF: end the open events once and forget the tracks (the detector no longer runs)."""
+        if self._paused:
+            return []
+        self._paused = True
+        return self._end_tracking(ts_wall)
+
+    def _end_tracking(self, ts_wall: float) -> list[OutboundMessage]:
+        """End every open event, forget every track (ids go on) and report the counts as 0."""
         out = self._event_messages(self._events.end_all(ts_wall))
+        self._tracker.clear()
         self._tracks, self._zones_now = [], {}
         self.active_boxes = ()
         out.extend(self._count_messages())
-        if self._anomalies is not None:
-            out.extend(messages.encode_anomaly(self._topics, a) for a in self._anomalies.finish(ts_wall))
         return out
+
+    def _motion_messages(self, ts_mono: float) -> list[OutboundMessage]:
+        """`<camera>/motion` on change only (the gate's off delay gives the hysteresis), and at the first frame."""
+        if self._motion is None:
+            return []
+        on = self._motion(ts_mono)
+        if on == self._motion_reported:
+            return []
+        self._motion_reported = on
+        return [messages.encode_motion(self._topics, self.name, on)]
 
     def _geometry(self, width: int, height: int) -> tuple[ZoneTracker, LineCounter]:
         if self._zones is None or self._lines is None or self._frame_size != (width, height):
@@ -143,7 +191,7 @@ class CameraProcessor:
         return self._zones, self._lines
 
     def _take_snapshots(self, frame: Frame) -> None:
-        if self._snapshots is None or not self._snapshots.config.enabled:
+        if self._snapshots is None or not self._snapshots.config.enabled or not self._toggles.snapshots:
             return
         best = ((b.event_id, b.track) for b in self._events.best_frames)
         for job in make_jobs(frame, best, self._snapshots.config):
@@ -173,7 +221,9 @@ class CameraProcessor:
         self._counter.update(self._tracks, self._zones_now)
         out: list[OutboundMessage] = []
         for key, count in self._counter.changes().items():
-            if key.zone is None:
+            if key.label is None:  # agent.counts.ALL_OBJECTS
+                out.append(messages.encode_all_count(self._topics, self.name, count))
+            elif key.zone is None:
                 out.append(messages.encode_count(self._topics, self.name, key.label, count))
             else:
                 out.append(messages.encode_zone_count(self._topics, self.name, key.zone, key.label, count))
@@ -183,5 +233,5 @@ class CameraProcessor:
         if self._anomalies is None:
             return []
         event_ids = {t.track_id: eid for t in self._tracks if (eid := self._events.open_event_id(t.track_id))}
-        found = self._anomalies.on_frame(frame, self._tracks, self._zones_now, event_ids)
+        found = self._anomalies.on_frame(frame, self._tracks, self._zones_now, event_ids, detecting=not self._paused)
         return [messages.encode_anomaly(self._topics, anomaly) for anomaly in found]

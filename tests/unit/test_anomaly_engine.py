@@ -121,3 +121,19 @@ def test_engine_state_round_trip_and_version_check() -> None:
     assert other.to_state() == engine.to_state()
     with pytest.raises(AnomalyStateError):
         other.from_state({"version": 99})
+
+
+def test_count_buckets_are_not_judged_while_detection_is_off() -> None:
+    """With the detect toggle OFF there are no tracks, which must not read as an absence (nor be learned)."""
+    count = {"labels": ["person"], "warmup_s": DAY_S, "min_slot_samples": 10, "sustain_buckets": 2}
+    found: dict[bool, list[str]] = {}
+    for detecting in (True, False):
+        engine = _engine(count=count)
+        for hour in range(48):
+            for m in range(60):
+                ts = T0 + hour * 3600.0 + m * 60.0
+                engine.update(ts, _people(0 if hour % 24 < 6 else 8, ts), {})
+        afternoon = T0 + 2 * DAY_S + 14 * 3600.0
+        changes = [a for m in range(10) for a in engine.update(afternoon + m * 60.0, [], {}, detecting=detecting)]
+        found[detecting] = [a.kind for a in changes if a.active]
+    assert found == {True: ["count_absence"], False: []}
