@@ -1,7 +1,8 @@
 """Home Assistant MQTT discovery: the retained entity configs that describe this agent.
 
 Pure builders turn the AgentConfig into a `DiscoveryPlan` (one device per agent,
-entities per camera x label, zone x label and camera x anomaly kind); `DiscoveryPlan.diff` adds empty retained
+entities per camera x label, zone x label and camera x anomaly kind, and per camera its detect and
+snapshots switches, motion and all-objects count); `DiscoveryPlan.diff` adds empty retained
 payloads for entities that disappeared. `sync_discovery` persists the published topics
 in <state_dir>/discovery.json. Called by the supervisor (main thread) at start and reload."""
 
@@ -10,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -18,11 +18,13 @@ from pathlib import Path
 
 from agent import __version__
 from agent.anomaly import anomaly_kinds as enabled_anomaly_kinds
+from agent.atomic_file import write_atomic
 from agent.config.outputs import DiscoveryConfig
 from agent.config.schema import AgentConfig, CameraConfig
 from agent.errors import ConfigError
-from agent.publish.messages import STATUS_OFFLINE, STATUS_ONLINE, OutboundMessage, dumps
+from agent.publish.messages import STATUS_OFFLINE, STATUS_ONLINE, SWITCH_OFF, SWITCH_ON, OutboundMessage, dumps
 from agent.publish.topics import Topics, check_level
+from agent.toggles import Toggle
 
 log = logging.getLogger(__name__)
 
@@ -30,8 +32,8 @@ STATE_FILE = "discovery.json"
 STATE_VERSION = 1
 PRODUCT = "edge-vision-agent"
 OCCUPANCY_TEMPLATE = "{{ 'ON' if value|int > 0 else 'OFF' }}"
-PAYLOAD_ON = "ON"
-PAYLOAD_OFF = "OFF"
+PAYLOAD_ON = SWITCH_ON.decode()
+PAYLOAD_OFF = SWITCH_OFF.decode()
 COUNT_UNIT = "objects"
 IMAGE_CONTENT_TYPE = "image/jpeg"
 UNIQUE_ID_SEPARATOR = "/"  # cannot occur in a camera, zone, label or device name, so ids stay unique
@@ -174,6 +176,39 @@ def anomaly_entities(ctx: DiscoveryContext, cameras: Iterable[str], kinds: Seque
     return entities
 
 
+def toggle_entity(ctx: DiscoveryContext, camera: str, toggle: Toggle) -> DiscoveryEntity:
+    """A switch commanding `<camera>/<toggle>/set` and showing the retained `<camera>/<toggle>/state`."""
+    fields = {
+        "command_topic": ctx.topics.toggle_set(camera, toggle),
+        "state_topic": ctx.topics.toggle_state(camera, toggle),
+        "payload_on": PAYLOAD_ON,
+        "payload_off": PAYLOAD_OFF,
+        "state_on": PAYLOAD_ON,
+        "state_off": PAYLOAD_OFF,
+    }
+    return make_entity(ctx, "switch", ("camera", camera, toggle.value), f"{camera} {toggle.value}", fields)
+
+
+def control_entities(
+    ctx: DiscoveryContext, camera: str, cfg: CameraConfig, snapshots_available: bool
+) -> list[DiscoveryEntity]:
+    """The camera's runtime switches, its motion sensor (when its motion gate runs) and its all-objects count.
+
+    No snapshots switch when snapshots are disabled in the config: it could not turn them on."""
+    toggles = [Toggle.DETECT, Toggle.SNAPSHOTS] if snapshots_available else [Toggle.DETECT]
+    entities = [toggle_entity(ctx, camera, toggle) for toggle in toggles]
+    if cfg.motion.enabled:
+        fields = {
+            "state_topic": ctx.topics.motion(camera),
+            "payload_on": PAYLOAD_ON,
+            "payload_off": PAYLOAD_OFF,
+            "device_class": "motion",
+        }
+        entities.append(make_entity(ctx, "binary_sensor", ("camera", camera, "motion"), f"{camera} motion", fields))
+    entities.append(count_entity(ctx, ctx.topics.all_count(camera), ("camera", camera, "all"), f"{camera} all"))
+    return entities
+
+
 def camera_labels(camera: CameraConfig, default_labels: Sequence[str]) -> tuple[str, ...]:
     """The camera's `objects` allow-list, or the discovery default labels when it is empty."""
     return tuple(dict.fromkeys(camera.objects or default_labels))
@@ -223,6 +258,7 @@ def build_plan(
     try:
         for name in cameras:
             entities.extend(camera_entities(ctx, name, config.cameras[name], discovery))
+            entities.extend(control_entities(ctx, name, config.cameras[name], config.snapshots.enabled))
             kinds = enabled_anomaly_kinds(config.cameras[name].anomalies) if anomaly_kinds is None else anomaly_kinds
             entities.extend(anomaly_entities(ctx, [name], kinds))
     except ValueError as exc:
@@ -249,15 +285,8 @@ def load_published_topics(state_dir: Path) -> frozenset[str]:
 
 def save_published_topics(state_dir: Path, topics: Iterable[str]) -> None:
     """Write the topic list atomically (temp file, fsync, rename)."""
-    state_dir.mkdir(parents=True, exist_ok=True)
-    path = state_dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.tmp")
     data = json.dumps({"version": STATE_VERSION, "topics": sorted(topics)}, indent=1).encode("utf-8")
-    with tmp.open("wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    write_atomic(state_dir / STATE_FILE, data)
 
 
 def sync_discovery(plan: DiscoveryPlan, state_dir: Path, send: Callable[[OutboundMessage], None]) -> int:

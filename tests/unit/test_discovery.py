@@ -1,4 +1,5 @@
-"""Home Assistant discovery: well-formed entity configs, unique ids, topic contract, removal diff, state file."""
+"""Home Assistant discovery: well-formed entity configs, unique ids, topic contract, control entities,
+removal diff, state file."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from agent.discovery import (
 from agent.errors import ConfigError
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
+from agent.toggles import Toggle
 
 SQUARE = [[0, 0], [100, 0], [100, 100], [0, 100]]
 
@@ -63,9 +65,10 @@ def by_component(plan: DiscoveryPlan, component: str) -> list[dict[str, Any]]:
 
 COMMON_KEYS = {"name", "unique_id", "default_entity_id", "device", "availability_topic", "payload_available"}
 REQUIRED = {
-    "binary_sensor": COMMON_KEYS | {"state_topic", "value_template", "payload_on", "payload_off", "device_class"},
+    "binary_sensor": COMMON_KEYS | {"state_topic", "payload_on", "payload_off", "device_class"},
     "sensor": COMMON_KEYS | {"state_topic", "state_class", "unit_of_measurement"},
     "image": COMMON_KEYS | {"image_topic", "content_type"},
+    "switch": COMMON_KEYS | {"command_topic", "state_topic", "payload_on", "payload_off", "state_on", "state_off"},
 }
 
 
@@ -108,7 +111,7 @@ def test_unique_ids_and_topics_are_unique() -> None:
 
 
 def test_entities_follow_the_topic_contract() -> None:
-    """State and image topics are exactly the Topics contract's count, zone count and snapshot topics."""
+    """State and image topics are exactly the Topics contract's count, zone count, control and snapshot topics."""
     plan = build_plan(agent_config(), ENABLED)
     states = {p["state_topic"] for p in payloads(plan) if "state_topic" in p}
     images = {p["image_topic"] for p in by_component(plan, "image")}
@@ -118,6 +121,9 @@ def test_entities_follow_the_topic_contract() -> None:
     expected_states |= {TOPICS.zone_count("front", "porch", "person")}
     expected_states |= {TOPICS.zone_count("front", "drive", label) for label in front}
     expected_states |= {TOPICS.anomalies()}  # the anomaly kinds each camera's config enables
+    for camera in ("front", "back"):  # runtime switches, motion and the all-objects count
+        expected_states |= {TOPICS.toggle_state(camera, toggle) for toggle in Toggle}
+        expected_states |= {TOPICS.motion(camera), TOPICS.all_count(camera)}
     assert states == expected_states
     assert images == {TOPICS.snapshot("front", x) for x in front} | {TOPICS.snapshot("back", x) for x in back}
     assert not any("/off/" in topic for topic in states | images)  # disabled camera: no entities
@@ -224,3 +230,54 @@ def test_missing_state_dir_is_created(tmp_path: Path) -> None:
     """Saving into a state directory that does not exist yet creates it."""
     save_published_topics(tmp_path / "new" / "state", ["a/b/config"])
     assert load_published_topics(tmp_path / "new" / "state") == {"a/b/config"}
+
+
+def test_control_entities_per_camera() -> None:
+    """Each enabled camera gets a detect and a snapshots switch on its set/state topics, a motion
+    binary_sensor and an all-objects count sensor."""
+    plan = build_plan(agent_config(), ENABLED)
+    switches = {p["name"]: p for p in by_component(plan, "switch")}
+    assert set(switches) == {"front detect", "front snapshots", "back detect", "back snapshots"}
+    for camera in ("front", "back"):
+        for toggle in Toggle:
+            switch = switches[f"{camera} {toggle.value}"]
+            assert switch["command_topic"] == TOPICS.toggle_set(camera, toggle) == f"edge/dev1/{camera}/{toggle}/set"
+            assert switch["state_topic"] == TOPICS.toggle_state(camera, toggle)
+            assert (switch["payload_on"], switch["payload_off"]) == ("ON", "OFF")
+            assert (switch["state_on"], switch["state_off"]) == ("ON", "OFF")
+    motion = {p["name"]: p for p in by_component(plan, "binary_sensor") if p["device_class"] == "motion"}
+    assert {name: p["state_topic"] for name, p in motion.items()} == {
+        "front motion": TOPICS.motion("front"),
+        "back motion": TOPICS.motion("back"),
+    }
+    counts = {p["name"]: p["state_topic"] for p in by_component(plan, "sensor")}
+    assert counts["front all count"] == TOPICS.all_count("front") == "edge/dev1/front/all"
+    assert counts["back all count"] == TOPICS.all_count("back")
+
+
+def test_no_snapshots_switch_when_snapshots_are_disabled() -> None:
+    """With snapshots.enabled false the switch could not turn them on, so it is not announced."""
+    base = agent_config()
+    config = base.model_copy(update={"snapshots": base.snapshots.model_copy(update={"enabled": False})})
+    names = {p["name"] for p in by_component(build_plan(config, ENABLED), "switch")}
+    assert names == {"front detect", "back detect"}
+
+
+def test_no_motion_sensor_without_a_motion_gate() -> None:
+    """A camera whose motion gate is disabled never reports motion, so it gets no motion sensor."""
+    cameras = {"c": {"source": "rtsp://x", "motion": {"enabled": False}}, "d": {"source": "rtsp://y"}}
+    plan = build_plan(agent_config(cameras), ENABLED)
+    motion = [p["name"] for p in by_component(plan, "binary_sensor") if p["device_class"] == "motion"]
+    assert motion == ["d motion"]
+
+
+def test_removed_camera_clears_its_control_entities() -> None:
+    """Removing a camera clears its switches, motion sensor and all-objects count like its other entities."""
+    full = build_plan(agent_config(), ENABLED)
+    smaller = build_plan(agent_config({"back": {"source": "rtsp://cam/back"}}), ENABLED)
+    removed = {m.topic for m in DiscoveryPlan.diff(full.topics, smaller) if m.payload == b""}
+    assert removed == {e.topic for e in full.entities if "/camera/front/" in e.unique_id}
+    controls = ("front/detect", "front/snapshots", "front/motion", "front/all/count")
+    front_controls = {e.topic for e in full.entities if e.unique_id.endswith(controls)}
+    assert len(front_controls) == 4
+    assert front_controls <= removed
