@@ -164,7 +164,8 @@ def test_every_event_has_one_start_then_updates_then_one_end(run: Run) -> None:
 
 
 def test_every_message_matches_its_schema(run: Run) -> None:
-    """Events, line crossings and totals, counts, anomalies, detections and status all validate against docs/schemas."""
+    """Events, line crossings and totals, counts, anomalies, detections, status and switch states all validate
+    against docs/schemas."""
     checked: Counter[str] = Counter()
     for msg in run.messages:
         levels = msg.topic.split("/")[2:]  # below <prefix>/<device>
@@ -178,13 +179,15 @@ def test_every_message_matches_its_schema(run: Run) -> None:
             name = "line-count"
         elif levels[-1] in ("status", "stats", "detections"):
             name = levels[-1]
+        elif levels[-1] == "motion" or levels[-2:] in (["detect", "state"], ["snapshots", "state"]):
+            name = "switch"
         elif levels[-1] == "snapshot" or msg.topic.startswith(f"{run.prefix}/groups") or "config" in levels:
             continue
         else:
             name = "count"
         validate_payload(name, msg.payload)
         checked[name] += 1
-    for name in ("event", "line-crossing", "line-count", "count", "detections", "status"):
+    for name in ("event", "line-crossing", "line-count", "count", "detections", "status", "switch"):
         assert checked[name] > 0, (name, checked)
 
 
