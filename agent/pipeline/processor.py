@@ -100,21 +100,22 @@ class CameraProcessor:
         return self._detector_floor
 
     def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
-        """A frame and what the detector found on it; None: the motion gate skipped the detector.
+        """A frame and what the detector found on it; None: the detector did not run (motion gate, detect OFF).
 
         With detect OFF a result is dropped: it was detected before the switch."""
-        out = self._motion_messages(frame.ts_mono)
         if not self._toggles.detect:
-            out.extend(self._pause(frame.ts_wall))
+            out = self._pause(frame.ts_wall)
             out.extend(self._anomaly_messages(frame))
-            return out
-        self._paused = False
-        if result is None:
+        elif result is None:
+            self._paused = False
             self._counters.skipped()
-            out.extend(self._anomaly_messages(frame))
-            return out
-        self._counters.detected(result.inference_ms, frame.ts_mono)
-        out.extend(self.analyse(frame, result))
+            out = self._anomaly_messages(frame)
+        else:
+            self._paused = False
+            self._counters.detected(result.inference_ms, frame.ts_mono)
+            out = self.analyse(frame, result)
+        # Last: if the analysis of this frame raised, the motion change is reported with the next one.
+        out.extend(self._motion_messages(frame.ts_mono))
         return out
 
     def analyse(self, frame: Frame, result: DetectionResult) -> list[OutboundMessage]:

@@ -10,6 +10,7 @@ import dataclasses
 import threading
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import assert_never
 
 from agent.publish.messages import SWITCH_OFF, SWITCH_ON
 
@@ -29,12 +30,22 @@ class ToggleStates:
     snapshots: bool = True
 
     def value(self, toggle: Toggle) -> bool:
-        return self.detect if toggle is Toggle.DETECT else self.snapshots
+        match toggle:
+            case Toggle.DETECT:
+                return self.detect
+            case Toggle.SNAPSHOTS:
+                return self.snapshots
+            case _:
+                assert_never(toggle)
 
     def with_value(self, toggle: Toggle, on: bool) -> ToggleStates:
-        if toggle is Toggle.DETECT:
-            return dataclasses.replace(self, detect=on)
-        return dataclasses.replace(self, snapshots=on)
+        match toggle:
+            case Toggle.DETECT:
+                return dataclasses.replace(self, detect=on)
+            case Toggle.SNAPSHOTS:
+                return dataclasses.replace(self, snapshots=on)
+            case _:
+                assert_never(toggle)
 
 
 class CameraToggles:
