@@ -1,6 +1,6 @@
 """`bench.py efficiency`: the agent's processed frames/s against the bare interpreter's invokes/s.
 
-In one process, alternating windows: the bare interpreter (TFLiteDetector.invoke_only in a loop, input
+In one process, alternating windows: the bare interpreter (ModelDetector.invoke_only in a loop, input
 set once), then the real Supervisor on a looping file (motion gate off, detect_fps 1000, a private
 mosquitto), then the bare interpreter again. Each pipeline window's rate (from the camera's own
 DetectCounters, start-up excluded) is divided by the mean of the two bare windows around it.
@@ -24,7 +24,7 @@ import cv2
 
 from agent.config.loader import load_config
 from agent.config.schema import ModelConfig
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.notify import SystemdNotifier
 from agent.supervisor import Supervisor
 
@@ -35,7 +35,7 @@ PACE_FACTOR = 1.5  # the paced source delivers this many times the bare interpre
 PACED_CLIP_FRAMES = 300
 
 
-def raw_rate(detector: TFLiteDetector, window_s: float) -> float:
+def raw_rate(detector: ModelDetector, window_s: float) -> float:
     """Invokes per second of the bare interpreter, input set once (by one detect() before)."""
     for _ in range(5):
         detector.invoke_only()
@@ -105,7 +105,7 @@ def measure(quick: bool, source: Path, rounds: int, threads: int) -> dict[str, A
     with env.workdir("eff") as work:
         broker = env.Broker(work).start()
         try:
-            detector = TFLiteDetector(
+            detector = ModelDetector(
                 env.model_path(),
                 env.labels_path(),
                 ModelConfig(path=str(env.model_path()), threads=threads),

@@ -1,4 +1,4 @@
-"""TFLiteDetector end to end on the real models and real photos (skimage.data): what it finds, where
+"""ModelDetector end to end on the real models and real photos (skimage.data): what it finds, where
 its boxes land in the original frame, label filtering, thresholds and load-time validation."""
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import pytest
 from skimage import data
 
 from agent.config.schema import ModelConfig, ModelKind
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.errors import ModelError
 from agent.types import BBox, Detection, Image
 from tests.support import assets
@@ -49,28 +49,28 @@ def best(detections: tuple[Detection, ...], label: str) -> Detection:
     return max(matches, key=lambda d: d.score)
 
 
-def make(model: str, labels: str, **cfg: object) -> TFLiteDetector:
+def make(model: str, labels: str, **cfg: object) -> ModelDetector:
     config = ModelConfig.model_validate({"path": model, "min_score": PHOTO_MIN_SCORE, **cfg})
-    return TFLiteDetector(assets.model(model), assets.model(labels), config)
+    return ModelDetector(assets.model(model), assets.model(labels), config)
 
 
 @pytest.fixture(scope="module")
-def ssd() -> TFLiteDetector:
+def ssd() -> ModelDetector:
     return make(assets.SSD_MODEL, assets.SSD_LABELS)
 
 
 @pytest.fixture(scope="module")
-def yolo416() -> TFLiteDetector:
+def yolo416() -> ModelDetector:
     return make(assets.YOLO416_MODEL, assets.COCO80_LABELS)
 
 
 @pytest.fixture(scope="module")
-def yolo640() -> TFLiteDetector:
+def yolo640() -> ModelDetector:
     return make(assets.YOLO640_MODEL, assets.COCO80_LABELS)
 
 
 @pytest.mark.runtime_compat
-def test_models_describe_themselves(ssd: TFLiteDetector, yolo416: TFLiteDetector, yolo640: TFLiteDetector) -> None:
+def test_models_describe_themselves(ssd: ModelDetector, yolo416: ModelDetector, yolo640: ModelDetector) -> None:
     """Kind and input size are read from the models: SSD 300x300, YOLOv8n 416x416 and 640x640."""
     assert (ssd.kind, ssd.input_size) == (ModelKind.SSD, (300, 300))
     assert (yolo416.kind, yolo416.input_size) == (ModelKind.YOLO, (416, 416))
@@ -81,7 +81,7 @@ def test_models_describe_themselves(ssd: TFLiteDetector, yolo416: TFLiteDetector
 @pytest.mark.parametrize("detector_name", ["ssd", "yolo416", "yolo640"])
 def test_person_in_astronaut(request: pytest.FixtureRequest, detector_name: str) -> None:
     """Every model finds the astronaut as a person, boxed on her (face inside, IoU with the measured box)."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     person = best(detector.detect(photo("astronaut")).detections, "person")
     assert person.score >= 0.5  # lowest seen: 0.64 (SSD, litert)
     assert contains(person.box, ASTRONAUT_FACE)
@@ -92,7 +92,7 @@ def test_person_in_astronaut(request: pytest.FixtureRequest, detector_name: str)
 @pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
 def test_cat_in_chelsea(request: pytest.FixtureRequest, detector_name: str) -> None:
     """SSD and YOLOv8n-416 find Chelsea as a cat whose box holds both eyes and the nose."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     cat = best(detector.detect(photo("chelsea")).detections, "cat")
     assert cat.score >= 0.4  # litert 0.66, tflite-runtime 0.50 (YOLOv8n-416)
     assert all(contains(cat.box, point) for point in CHELSEA_POINTS)
@@ -104,7 +104,7 @@ def test_cat_in_chelsea(request: pytest.FixtureRequest, detector_name: str) -> N
 def test_boxes_follow_the_original_frame(request: pytest.FixtureRequest, detector_name: str) -> None:
     """A frame made by repeating each pixel 2x across and 3x down gives the model the same input, and
     boxes scaled by exactly (2, 3): boxes are in the original frame's pixels, stretch-resized."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     base = cv2.resize(photo("astronaut"), detector.input_size)
     wide_tall = np.ascontiguousarray(np.repeat(np.repeat(base, 3, axis=0), 2, axis=1))
     small = best(detector.detect(base).detections, "person").box
@@ -117,7 +117,7 @@ def test_boxes_follow_the_original_frame(request: pytest.FixtureRequest, detecto
 @pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
 def test_detections_are_clipped_sorted_and_thresholded(request: pytest.FixtureRequest, detector_name: str) -> None:
     """At score 0.1 every box lies inside the frame, has area, and scores are descending and above 0.1."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     for name in ("astronaut", "chelsea", "coffee"):
         image = photo(name)
         height, width = image.shape[:2]
@@ -133,7 +133,7 @@ def test_detections_are_clipped_sorted_and_thresholded(request: pytest.FixtureRe
 
 
 @pytest.mark.runtime_compat
-def test_min_score_argument_overrides_config(ssd: TFLiteDetector) -> None:
+def test_min_score_argument_overrides_config(ssd: ModelDetector) -> None:
     """min_score=None uses model.min_score (0.25 here); a higher argument removes weaker detections."""
     image = photo("astronaut")
     default = ssd.detect(image).detections
@@ -144,7 +144,7 @@ def test_min_score_argument_overrides_config(ssd: TFLiteDetector) -> None:
 
 
 @pytest.mark.runtime_compat
-def test_repeated_detection_is_stable(yolo416: TFLiteDetector) -> None:
+def test_repeated_detection_is_stable(yolo416: ModelDetector) -> None:
     """The same frame gives the same detections after other frames (no stale input or held tensor views)."""
     first = yolo416.detect(photo("chelsea")).detections
     yolo416.detect(photo("astronaut"))
@@ -156,7 +156,7 @@ def test_repeated_detection_is_stable(yolo416: TFLiteDetector) -> None:
 def test_prepare_invoke_decode_equals_detect(request: pytest.FixtureRequest, detector_name: str) -> None:
     """The pipeline's three steps give what detect() gives, and an output decoded after the interpreter
     has run on another input is still its own (outputs are copied out, not views)."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     astronaut, chelsea = photo("astronaut"), photo("chelsea")
     buffers = [detector.new_input_buffer(), detector.new_input_buffer()]
     detector.prepare(astronaut, buffers[0])
@@ -189,7 +189,7 @@ def test_placeholder_labels_are_never_returned(tmp_path: Path, model: str, label
     lines[cup] = "???"
     hidden = tmp_path / "labels.txt"
     hidden.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    detector = TFLiteDetector(assets.model(model), hidden, ModelConfig(path=model, min_score=PHOTO_MIN_SCORE))
+    detector = ModelDetector(assets.model(model), hidden, ModelConfig(path=model, min_score=PHOTO_MIN_SCORE))
     detections = detector.detect(photo("coffee")).detections
     assert "dining table" in {d.label for d in detections}
     assert all(d.class_id != cup for d in detections)
@@ -197,7 +197,7 @@ def test_placeholder_labels_are_never_returned(tmp_path: Path, model: str, label
 
 
 @pytest.mark.runtime_compat
-def test_invoke_only_times_a_bare_invoke(ssd: TFLiteDetector) -> None:
+def test_invoke_only_times_a_bare_invoke(ssd: ModelDetector) -> None:
     """invoke_only runs the interpreter on the current input and returns a positive duration in ms."""
     ssd.detect(photo("coffee"))
     assert ssd.invoke_only() > 0.0
@@ -214,5 +214,5 @@ def test_invoke_only_times_a_bare_invoke(ssd: TFLiteDetector) -> None:
 def test_forced_kind_must_match_the_model(model: str, labels: str, kind: ModelKind, message: str) -> None:
     """model.kind that contradicts the output tensors fails at load, naming the model file."""
     with pytest.raises(ModelError, match=message) as caught:
-        TFLiteDetector(assets.model(model), assets.model(labels), ModelConfig(path=model, kind=kind))
+        ModelDetector(assets.model(model), assets.model(labels), ModelConfig(path=model, kind=kind))
     assert model in str(caught.value)
