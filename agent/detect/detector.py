@@ -84,8 +84,8 @@ def input_spec(
 class ModelDetector:
     """One detection model with its labels; `detect()` runs it on a BGR uint8 frame.
 
-    `entry` is the model's catalogue entry, when it has one: its input fields override the family's
-    pixel convention."""
+    `entry` is the model's catalogue entry, when it has one: its kind stands in for model.kind auto, and
+    its input fields override the family's pixel convention."""
 
     def __init__(
         self,
@@ -102,7 +102,8 @@ class ModelDetector:
         tensor, channels_first = image_input(self._runner.inputs, model_path)
         self.labels: tuple[str, ...] = load_labels(labels_path)
         size = (tensor.shape[3], tensor.shape[2]) if channels_first else (tensor.shape[2], tensor.shape[1])
-        self.kind: ModelKind = resolve_kind(self._runner.outputs, cfg.kind, size, len(self.labels))
+        requested = cfg.kind if cfg.kind is not ModelKind.AUTO or entry is None else ModelKind(entry.kind.value)
+        self.kind: ModelKind = resolve_kind(self._runner.outputs, requested, size, len(self.labels))
         spec = input_spec(tensor, channels_first, self.kind, entry, model_path)
         self._spec = spec
         self.input_size: tuple[int, int] = (spec.width, spec.height)
@@ -130,7 +131,7 @@ class ModelDetector:
         try:
             return build_adapter(self.kind, self._runner, self.input_size, reportable_mask(self.labels), self._cfg)
         except ModelError as exc:
-            raise ModelError(f"model {model_path} (model.kind {self._cfg.kind.value}): {exc}") from exc
+            raise ModelError(f"model {model_path} (kind {self.kind.value}): {exc}") from exc
 
     def _check_label_count(self, labels_path: Path, model_path: Path) -> None:
         classes = self._adapter.num_classes

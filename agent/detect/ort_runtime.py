@@ -40,21 +40,22 @@ def import_onnxruntime() -> Any:
         raise ModelError(f"an .onnx model needs ONNX Runtime, which is not installed ({exc}); {INSTALL_HINT}") from exc
 
 
-def _tensor_info(position: int, node: Any, model_path: Path) -> TensorInfo:
-    """A session input/output as a TensorInfo. A symbolic leading dim (batch) counts as 1; any other
-    symbolic dim cannot be fed, since the agent sizes its buffers once."""
-    dims = list(node.shape)
-    if dims and not isinstance(dims[0], int):
+def _tensor_info(position: int, node: Any, model_path: Path, fixed: bool) -> TensorInfo:
+    """A session input/output as a TensorInfo. A symbolic leading dim (batch) counts as 1. Inputs need
+    every other dim fixed (the agent sizes its buffers once); an output's symbolic dims (the K of an
+    end-to-end model's detections) are -1."""
+    dims = [d if isinstance(d, int) and d > 0 else -1 for d in node.shape]
+    if dims and dims[0] == -1:
         dims[0] = 1
-    if not all(isinstance(d, int) and d > 0 for d in dims):
+    if fixed and -1 in dims:
         raise ModelError(
-            f"model {model_path} tensor {node.name!r} has shape {list(node.shape)}; the agent needs fixed sizes "
+            f"model {model_path} input {node.name!r} has shape {list(node.shape)}; the agent needs a fixed size "
             "(export the model with a fixed input size, e.g. ultralytics `dynamic=False`)"
         )
     dtype = DTYPES.get(node.type)
     if dtype is None:
         raise ModelError(f"model {model_path} tensor {node.name!r} is {node.type}; supported: {', '.join(DTYPES)}")
-    return TensorInfo(position, str(node.name), tuple(int(d) for d in dims), dtype, 0.0, 0)
+    return TensorInfo(position, str(node.name), tuple(dims), dtype, 0.0, 0)
 
 
 class OrtRunner:
@@ -84,10 +85,10 @@ class OrtRunner:
         except Exception as exc:  # ORT raises its own pybind exception types (InvalidGraph, Fail, ...)
             raise ModelError(f"cannot load ONNX model {model_path} with onnxruntime {ort.__version__}: {exc}") from exc
         self.inputs: tuple[TensorInfo, ...] = tuple(
-            _tensor_info(i, node, model_path) for i, node in enumerate(self._session.get_inputs())
+            _tensor_info(i, node, model_path, fixed=True) for i, node in enumerate(self._session.get_inputs())
         )
         self.outputs: tuple[TensorInfo, ...] = tuple(
-            _tensor_info(i, node, model_path) for i, node in enumerate(self._session.get_outputs())
+            _tensor_info(i, node, model_path, fixed=False) for i, node in enumerate(self._session.get_outputs())
         )
         self._output_names = [o.name for o in self.outputs]
         self._feed: dict[str, npt.NDArray[Any]] = {}

@@ -8,45 +8,23 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from agent.config.schema import ModelConfig, ModelKind
 from agent.detect import ModelDetector
 from agent.errors import ModelError
-from agent.types import BBox, Detection, Image
 from tests.support import assets
-
-PHOTO_MIN_SCORE = 0.25  # as in the assets README's verification of the photos
-
-# Measured by hand once on a 50 px grid drawn over the photos (x right, y down, pixels):
-# astronaut() 512x512: hair top y~15, suit's left edge x~20, right shoulder x~365, cut at the bottom.
-ASTRONAUT_PERSON = BBox(20, 15, 365, 512)
-ASTRONAUT_FACE = (225.0, 110.0)
-# chelsea() 451x300: the cat fills the frame up to its right ear (x~400); eyes and nose tip below.
-CHELSEA_CAT = BBox(0, 0, 400, 300)
-CHELSEA_POINTS = ((170.0, 115.0), (320.0, 135.0), (265.0, 240.0))
-# The two runtimes' int8 kernels differ: box edges move by up to ~0.04 of the image, scores by ~0.07.
-MIN_IOU = 0.7
-
-
-def photo(name: str) -> Image:
-    rgb = getattr(data, name)()
-    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-
-
-def iou(a: BBox, b: BBox) -> float:
-    inter = BBox(max(a.x1, b.x1), max(a.y1, b.y1), min(a.x2, b.x2), min(a.y2, b.y2)).area
-    return inter / (a.area + b.area - inter)
-
-
-def contains(box: BBox, point: tuple[float, float]) -> bool:
-    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
-
-
-def best(detections: tuple[Detection, ...], label: str) -> Detection:
-    matches = [d for d in detections if d.label == label]
-    assert matches, f"no {label} among {[(d.label, round(d.score, 2)) for d in detections]}"
-    return max(matches, key=lambda d: d.score)
+from tests.support.photos import (
+    ASTRONAUT_FACE,
+    ASTRONAUT_PERSON,
+    CHELSEA_CAT,
+    CHELSEA_POINTS,
+    MIN_IOU,
+    PHOTO_MIN_SCORE,
+    best,
+    contains,
+    iou,
+    photo,
+)
 
 
 def make(model: str, labels: str, **cfg: object) -> ModelDetector:
