@@ -7,7 +7,10 @@ import cv2
 import numpy as np
 from skimage import data
 
+from agent.geometry import iou
 from agent.types import BBox, Detection, Image
+
+__all__ = ["iou"]  # re-exported for the detector tests, with the helpers below
 
 PHOTO_MIN_SCORE = 0.25  # as in the assets README's verification of the photos
 
@@ -25,11 +28,6 @@ MIN_IOU = 0.7
 def photo(name: str) -> Image:
     rgb = getattr(data, name)()
     return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
-
-
-def iou(a: BBox, b: BBox) -> float:
-    inter = BBox(max(a.x1, b.x1), max(a.y1, b.y1), min(a.x2, b.x2), min(a.y2, b.y2)).area
-    return inter / (a.area + b.area - inter)
 
 
 def contains(box: BBox, point: tuple[float, float]) -> bool:
