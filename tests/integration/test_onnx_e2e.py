@@ -11,6 +11,7 @@ import pytest
 from tests.support import assets, onnx_models
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
+from tests.support.detections import assert_inside_frame
 from tests.support.schemas import validate_payload
 from tests.support.subscriber import Subscriber
 
@@ -54,13 +55,6 @@ def test_onnx_model_publishes_people_on_the_walkway(
     frames = [validate_payload("detections", m.payload) for m in subscriber.on("/walkway/detections")]
     people = [sum(d["label"] == "person" for d in f["detections"]) for f in frames]
     assert sum(people) >= 3 * len(frames), people  # 3 to 8 people walk in this clip (both models: 3-8)
-    width, height = PEDESTRIANS_SIZE
-    for frame in frames:
-        assert (frame["width"], frame["height"]) == PEDESTRIANS_SIZE
-        for det in frame["detections"]:
-            x1, y1, x2, y2 = det["box"]
-            assert 0 <= x1 < x2 <= width
-            assert 0 <= y1 < y2 <= height
-            assert det["score"] >= 0.5
+    assert_inside_frame(frames, PEDESTRIANS_SIZE, 0.5)
     stats = [validate_payload("stats", m.payload) for m in subscriber.on(f"{topic_prefix}/dev1/stats")]
     assert stats[-1]["runtime"] == "onnxruntime"

@@ -1,5 +1,5 @@
 """Real photos (skimage.data) as BGR frames, where their objects are (measured by hand), and the box
-helpers the detector tests share."""
+helpers and checks the detector tests share."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import cv2
 import numpy as np
 from skimage import data
 
+from agent.detect import ModelDetector
 from agent.geometry import iou
 from agent.types import BBox, Detection, Image
 
@@ -38,3 +39,19 @@ def best(detections: tuple[Detection, ...], label: str) -> Detection:
     matches = [d for d in detections if d.label == label]
     assert matches, f"no {label} among {[(d.label, round(d.score, 2)) for d in detections]}"
     return max(matches, key=lambda d: d.score)
+
+
+def assert_steps_equal_detect(detector: ModelDetector) -> None:
+    """The pipeline's three steps give what detect() gives, and an output decoded after the runtime has run
+    on another input is still its own (outputs are copied out, not views)."""
+    astronaut, chelsea = photo("astronaut"), photo("chelsea")
+    buffers = [detector.new_input_buffer(), detector.new_input_buffer()]
+    detector.prepare(astronaut, buffers[0])
+    detector.prepare(chelsea, buffers[1])
+    first = detector.invoke_prepared(buffers[0])
+    second = detector.invoke_prepared(buffers[1])
+    h, w = astronaut.shape[:2]
+    assert detector.decode(first, w, h).detections == detector.detect(astronaut).detections
+    h, w = chelsea.shape[:2]
+    assert detector.decode(second, w, h).detections == detector.detect(chelsea).detections
+    assert first.inference_ms > 0.0

@@ -20,6 +20,7 @@ from tests.support.photos import (
     CHELSEA_POINTS,
     MIN_IOU,
     PHOTO_MIN_SCORE,
+    assert_steps_equal_detect,
     best,
     contains,
     iou,
@@ -134,18 +135,7 @@ def test_repeated_detection_is_stable(yolo416: ModelDetector) -> None:
 def test_prepare_invoke_decode_equals_detect(request: pytest.FixtureRequest, detector_name: str) -> None:
     """The pipeline's three steps give what detect() gives, and an output decoded after the interpreter
     has run on another input is still its own (outputs are copied out, not views)."""
-    detector: ModelDetector = request.getfixturevalue(detector_name)
-    astronaut, chelsea = photo("astronaut"), photo("chelsea")
-    buffers = [detector.new_input_buffer(), detector.new_input_buffer()]
-    detector.prepare(astronaut, buffers[0])
-    detector.prepare(chelsea, buffers[1])
-    first = detector.invoke_prepared(buffers[0])
-    second = detector.invoke_prepared(buffers[1])
-    h, w = astronaut.shape[:2]
-    assert detector.decode(first, w, h).detections == detector.detect(astronaut).detections
-    h, w = chelsea.shape[:2]
-    assert detector.decode(second, w, h).detections == detector.detect(chelsea).detections
-    assert first.inference_ms > 0.0
+    assert_steps_equal_detect(request.getfixturevalue(detector_name))
 
 
 @pytest.mark.runtime_compat
