@@ -10,6 +10,7 @@ import os
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,6 +30,8 @@ LABELS_SUFFIX = ".labels.txt"
 class EntryKind(StrEnum):
     SSD = "ssd"
     YOLO = "yolo"
+    YOLOX = "yolox"
+    END_TO_END = "end_to_end"
 
 
 class CatalogEntry(BaseModel):
@@ -39,13 +42,24 @@ class CatalogEntry(BaseModel):
     name: Name = Field(description="Catalogue name, used as ModelConfig.path.")
     url: str = Field(pattern=r"^https?://", description="Official download URL (a .tflite or a zip holding it).")
     archive_member: str | None = Field(None, description="When url is a zip: the member that is the model.")
-    file: str = Field(pattern=r"^[^/\\]+\.tflite$", description="Model file name in a mirror and in the model dir.")
+    file: str = Field(
+        pattern=r"^[^/\\]+\.(tflite|onnx)$", description="Model file name in a mirror and in the model dir; the extension picks the runtime."
+    )
     sha256: str | None = Field(None, pattern=SHA256_PATTERN, description="sha256 of the model file; null: unverified.")
     labels: str = Field(pattern=r"^[^/\\]+$", description="Label file name, shipped in the catalogue dir.")
-    kind: EntryKind = Field(description="Output layout: ssd (TFLite_Detection_PostProcess) or yolo (raw head).")
+    kind: EntryKind = Field(
+        description="Output layout: ssd (TFLite_Detection_PostProcess), yolo (raw head), yolox (grid) or end_to_end."
+    )
     input_size: int = Field(gt=0, description="Square input side in pixels.")
     delegate: str = Field("cpu", pattern=r"^(cpu|edgetpu)$", description="Delegate the file is compiled for.")
     notes: str = Field("", description="Provenance, licence and caveats.")
+    # How the input wants its pixels; null: the model family's convention (agent/detect/layouts.py).
+    input_order: Literal["nhwc", "nchw"] | None = Field(None, description="Input layout; null: read from the shape.")
+    color: Literal["rgb", "bgr"] | None = Field(None, description="Channel order the model was trained on.")
+    letterbox: bool | None = Field(None, description="true: scale to fit and pad with 114 grey; false: stretch.")
+    scale: Literal["unit", "symmetric", "pixel"] | None = Field(
+        None, description="Float inputs: unit [0,1], symmetric [-1,1] or pixel 0-255."
+    )
 
 
 class CatalogFile(BaseModel):

@@ -1,4 +1,4 @@
-"""The `edge-agent` command line: run, check-config, models list, models pull, and
+"""The `edge-agent` command line: run, check-config, models list/pull/quantize, and
 config push/status (remote configuration of devices, agent.remote.fleet_cli).
 
 Exit codes: 0 success, 1 a runtime/model/catalogue error (one clear line on stderr),
@@ -141,6 +141,24 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_models_quantize(args: argparse.Namespace) -> int:
+    try:
+        from agent.detect import quantize
+    except ImportError as exc:
+        raise AgentError(f"models quantize needs onnx and onnxruntime ({exc}); pip install 'edge-vision-agent[onnx]'") from exc
+    model = Path(args.model)
+    labels = Path(args.labels) if args.labels else quantize.default_labels(model)
+    if labels is None:
+        raise AgentError(f"no label file found for {model.name}; pass --labels PATH")
+    request = quantize.QuantizeRequest(
+        model, labels, tuple(Path(s) for s in args.calibration), Path(args.out), args.frames, args.held_out, args.threads
+    )
+    report = quantize.quantize_model(request, load_catalog().by_file(model.name))
+    for line in quantize.report_lines(report):
+        print(line, file=sys.stderr if line.startswith("warning:") else sys.stdout)
+    return EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="edge-agent", description="Headless edge video analytics agent.")
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -178,6 +196,16 @@ def build_parser() -> argparse.ArgumentParser:
     pull.add_argument("--allow-unverified", action="store_true", help="accept a model without a catalogued sha256")
     pull.add_argument("--catalog", type=Path, help=catalog_help)
     pull.set_defaults(handler=cmd_models_pull)
+
+    quant = models.add_parser("quantize", help="int8 copy of an fp32 ONNX detector, calibrated on your own frames")
+    quant.add_argument("model", metavar="MODEL.onnx", help="the fp32 ONNX detector")
+    quant.add_argument("--calibration", nargs="+", required=True, metavar="DIR|VIDEO", help="image dirs or videos")
+    quant.add_argument("--out", required=True, metavar="OUT.onnx", help="where to write the int8 model")
+    quant.add_argument("--labels", metavar="PATH", help="label file; default: the catalogue's, or <stem>.labels.txt")
+    quant.add_argument("--frames", type=int, default=200, help="calibration frames, spread over the footage")
+    quant.add_argument("--held-out", type=int, default=50, help="other frames the int8 model is checked on")
+    quant.add_argument("--threads", type=int, default=2, help="threads of both models while timing them")
+    quant.set_defaults(handler=cmd_models_quantize)
 
     fleet_cli.register(commands)
     return parser

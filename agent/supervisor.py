@@ -20,7 +20,7 @@ from agent import __version__
 from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
 from agent.catalog import resolve_model
 from agent.config.schema import AgentConfig, CameraConfig, Delegate
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.discovery import build_plan, sync_discovery
 from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
@@ -360,13 +360,15 @@ class Supervisor:
         self.notifier.close()
 
 
-def load_detectors(config: AgentConfig) -> tuple[list[TFLiteDetector], str]:
+def load_detectors(config: AgentConfig) -> tuple[list[ModelDetector], str]:
     """One interpreter per model.interpreters; several Edge TPUs are taken one each (":0", ":1", ...)."""
     resolved = resolve_model(config)
     count = config.model.interpreters
     edgetpu = config.model.delegate is Delegate.EDGETPU and count > 1
     detectors = [
-        TFLiteDetector(resolved.model_path, resolved.labels_path, config.model, f":{i}" if edgetpu else None)
+        ModelDetector(
+            resolved.model_path, resolved.labels_path, config.model, f":{i}" if edgetpu else None, resolved.catalog_entry
+        )
         for i in range(count)
     ]
     return detectors, resolved.model_path.name

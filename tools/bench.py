@@ -1,4 +1,4 @@
-"""The benchmark suite: `python tools/bench.py efficiency|latency|density|naive|memory|stages|interpreters|all`.
+"""The benchmark suite: `python tools/bench.py efficiency|latency|density|naive|memory|stages|interpreters|onnx|all`.
 
 Every figure is a ratio or a comparison measured within one run, because absolute times drift on a
 shared machine. Results go to bench-out/<name>.json, plots to docs/perf/*.png; each subcommand ends
@@ -18,7 +18,7 @@ for path in (str(TOOLS), str(TOOLS.parent)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-COMMANDS = ("efficiency", "latency", "density", "naive", "memory", "stages", "interpreters")
+COMMANDS = ("efficiency", "latency", "density", "naive", "memory", "stages", "interpreters", "onnx")
 TFLITE_VENV = TOOLS.parent / ".venv-tflite-runtime"
 
 
@@ -73,6 +73,10 @@ def run_command(name: str, args: argparse.Namespace) -> None:
         import bench_interpreters
 
         bench_interpreters.run(args.quick)
+    elif name == "onnx":
+        import bench_onnx
+
+        bench_onnx.run(args.quick)
 
 
 def reexec_in_tflite_venv(argv: list[str]) -> int:

@@ -1,6 +1,6 @@
 """`bench.py efficiency`: the agent's processed frames/s against the bare interpreter's invokes/s.
 
-In one process, alternating windows: the bare interpreter (TFLiteDetector.invoke_only in a loop, input
+In one process, alternating windows: the bare interpreter (ModelDetector.invoke_only in a loop, input
 set once), then the real Supervisor on a looping file (motion gate off, detect_fps 1000, a private
 mosquitto), then the bare interpreter again. Each pipeline window's rate (from the camera's own
 DetectCounters, start-up excluded) is divided by the mean of the two bare windows around it.
@@ -24,7 +24,7 @@ import cv2
 
 from agent.config.loader import load_config
 from agent.config.schema import ModelConfig
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.notify import SystemdNotifier
 from agent.supervisor import Supervisor
 
@@ -33,9 +33,10 @@ TARGET_ISSUE2 = 0.9
 TARGET_ISSUE7 = 0.95
 PACE_FACTOR = 1.5  # the paced source delivers this many times the bare interpreter's rate
 PACED_CLIP_FRAMES = 300
+Model = tuple[Path, Path]  # (model file, label file); None below means the default SSD
 
 
-def raw_rate(detector: TFLiteDetector, window_s: float) -> float:
+def raw_rate(detector: ModelDetector, window_s: float) -> float:
     """Invokes per second of the bare interpreter, input set once (by one detect() before)."""
     for _ in range(5):
         detector.invoke_only()
@@ -47,11 +48,15 @@ def raw_rate(detector: TFLiteDetector, window_s: float) -> float:
     return n / elapsed
 
 
-def pipeline_config(work: Path, port: int, source: Path, realtime: bool, threads: int | None = None) -> Path:
+def pipeline_config(
+    work: Path, port: int, source: Path, realtime: bool, threads: int | None = None, model: Model | None = None
+) -> Path:
     cams = {"cam0": env.camera(source, realtime=realtime, detect_fps=1000.0, motion={"enabled": False})}
     doc = env.agent_config(work / f"state-{source.stem}", port, cams)
     if threads is not None:
         doc["model"]["threads"] = threads
+    if model is not None:
+        doc["model"].update(path=str(model[0]), labels=str(model[1]))
     return env.write_config(work / f"{source.stem}-t{doc['model']['threads']}.yaml", doc)
 
 
@@ -99,24 +104,21 @@ def paced_clip(source: Path, fps: float, dest: Path, frames: int = PACED_CLIP_FR
     return dest
 
 
-def measure(quick: bool, source: Path, rounds: int, threads: int) -> dict[str, Any]:
+def measure(quick: bool, source: Path, rounds: int, threads: int, model: Model | None = None) -> dict[str, Any]:
     """Rounds of raw / unpaced pipeline / raw / paced pipeline / raw on one detector and one broker."""
+    model_file, labels_file = model if model is not None else (env.model_path(), env.labels_path())
     window = 3.0 if quick else 4.0
     with env.workdir("eff") as work:
         broker = env.Broker(work).start()
         try:
-            detector = TFLiteDetector(
-                env.model_path(),
-                env.labels_path(),
-                ModelConfig(path=str(env.model_path()), threads=threads),
-            )
+            detector = ModelDetector(model_file, labels_file, ModelConfig(path=str(model_file), threads=threads))
             detector.detect(_first_frame(source))
             raws = [raw_rate(detector, window)]
             clip = paced_clip(source, float(round(PACE_FACTOR * raws[0])), work / "paced.mp4")
             raws.append(raw_rate(detector, window))
             variants = {
-                "unpaced": pipeline_config(work, broker.port, source, False, threads),
-                "paced": pipeline_config(work, broker.port, clip, True, threads),
+                "unpaced": pipeline_config(work, broker.port, source, False, threads, model),
+                "paced": pipeline_config(work, broker.port, clip, True, threads, model),
             }
             runs: dict[str, list[dict[str, float]]] = {name: [] for name in variants}
             bar = env.progress(rounds * len(variants), f"efficiency {threads} thr", unit="window")
@@ -147,6 +149,7 @@ def measure(quick: bool, source: Path, rounds: int, threads: int) -> dict[str, A
         "runtime": detector.runtime_name,
         "runtime_version": detector.runtime_version,
         "source": source.name,
+        "model": model_file.name,
         "pace_factor": PACE_FACTOR,
         "raw_invokes_per_s": raws,
         **summary,

@@ -17,7 +17,7 @@ import cv2
 import yaml
 
 from agent.config.loader import load_config_text
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.motion import MotionDetector
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.processor import CameraProcessor
@@ -42,7 +42,7 @@ class Timer:
         return out
 
 
-def stage_frames(video: Path, frames: int, detector: TFLiteDetector, publisher: MqttPublisher, config: Any) -> Timer:
+def stage_frames(video: Path, frames: int, detector: ModelDetector, publisher: MqttPublisher, config: Any) -> Timer:
     cam_cfg = config.cameras["cam0"]
     timer = Timer()
     cap = cv2.VideoCapture(str(video), cv2.CAP_FFMPEG)
@@ -123,7 +123,7 @@ def run(quick: bool) -> dict[str, Any]:
         try:
             raw = env.agent_config(work / "state", broker.port, {"cam0": env.camera(env.video(env.TRAFFIC))})
             config = load_config_text(yaml.safe_dump(raw), "bench")
-            detector = TFLiteDetector(env.model_path(), env.labels_path(), config.model)
+            detector = ModelDetector(env.model_path(), env.labels_path(), config.model)
             publisher = MqttPublisher(config.mqtt, config.outbox, config.device_id, work)
             publisher.start()
             publisher.wait_connected(10.0)

@@ -182,7 +182,7 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
     """The agent's CameraProcessor in-process, frames stamped with the video's own time."""
     from agent.catalog import resolve_model
     from agent.config.loader import load_config_text
-    from agent.detect import TFLiteDetector
+    from agent.detect import ModelDetector
     from agent.pipeline.counters import DetectCounters
     from agent.pipeline.detection_stage import DetectionStage
     from agent.pipeline.processor import CameraProcessor
@@ -197,7 +197,7 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
     }
     config = load_config_text(yaml.safe_dump(doc))
     resolved = resolve_model(config)
-    detector = TimedDetector(TFLiteDetector(resolved.model_path, resolved.labels_path, config.model))
+    detector = TimedDetector(ModelDetector(resolved.model_path, resolved.labels_path, config.model))
     topics = Topics("evq", "evq")
     payloads: list[dict[str, Any]] = []
     t0 = 1_750_000_000.0

@@ -1,6 +1,6 @@
 """Benchmark of the anomaly stage's added cost per processed frame at 720p, next to the real
 detector on the same frames: AnomalyStage.on_frame (default AnomalyConfig, tamper grey at its check
-rate, tracks from the real tracker) vs TFLiteDetector.detect / invoke, in one process.
+rate, tracks from the real tracker) vs ModelDetector.detect / invoke, in one process.
 
 Usage: .venv/bin/python tools/profile_anomaly.py [--model ssd|yolo416] [--detect-fps 5] [--frames 300]
 Not a test: the numbers depend on the machine and its load."""
@@ -20,7 +20,7 @@ from agent.anomaly import StreamStatus
 from agent.config.analytics import TrackerConfig
 from agent.config.anomaly import AnomalyConfig
 from agent.config.schema import ModelConfig
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.track import Tracker
 from agent.types import Frame, Image
@@ -65,7 +65,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=300)
     args = parser.parse_args()
     model, labels = MODELS[args.model]
-    detector = TFLiteDetector(ASSETS / "models" / model, ASSETS / "models" / labels, ModelConfig(path=model))
+    detector = ModelDetector(ASSETS / "models" / model, ASSETS / "models" / labels, ModelConfig(path=model))
     tracker = Tracker(TrackerConfig())
     frames = load_frames(args.video, args.frames, (1280, 720))
     status = StreamStatus(online=True, fps=10.0, nominal_fps=10.0)

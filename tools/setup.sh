@@ -33,6 +33,6 @@ fi
 stamp=.venv/.edge-agent-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the agent and its dev dependencies into .venv" >&2
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev]" >&2
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,onnx]" >&2
   touch "$stamp"
 fi

@@ -19,7 +19,7 @@ ModelT = TypeVar("ModelT", bound=BaseModel)
 
 URL_MARKER = "://"
 DEVICE_PREFIX = "/dev/"
-MODEL_SUFFIX = ".tflite"
+MODEL_SUFFIXES = (".tflite", ".onnx")
 
 
 def resolve_relative_paths(cfg: AgentConfig, base_dir: Path) -> AgentConfig:
@@ -27,7 +27,7 @@ def resolve_relative_paths(cfg: AgentConfig, base_dir: Path) -> AgentConfig:
 
     Covers every `Path` field of every sub-model (state_dir, model_dir, model.labels,
     mqtt.password_file, TLS files, and any Path field added later), plus the two string
-    fields that may hold paths: model.path (when it contains / or ends with .tflite;
+    fields that may hold paths: model.path (when it contains / or ends with .tflite or .onnx;
     otherwise it is a catalogue name) and camera sources that are files (not URLs,
     not /dev/video*, not integer device indices)."""
     base = Path(os.path.normpath(base_dir.absolute()))
@@ -39,7 +39,7 @@ def resolve_relative_paths(cfg: AgentConfig, base_dir: Path) -> AgentConfig:
 
 def is_model_file_path(text: str) -> bool:
     """True when ModelConfig.path names a file rather than a catalogue entry."""
-    return "/" in text or text.endswith(MODEL_SUFFIX)
+    return "/" in text or text.endswith(MODEL_SUFFIXES)
 
 
 def is_file_source(source: str) -> bool:

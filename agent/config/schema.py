@@ -109,6 +109,8 @@ class ModelKind(StrEnum):
     AUTO = "auto"
     SSD = "ssd"
     YOLO = "yolo"
+    YOLOX = "yolox"
+    END_TO_END = "end_to_end"
 
 
 class Delegate(StrEnum):
@@ -118,16 +120,18 @@ class Delegate(StrEnum):
 
 class ModelConfig(StrictModel):
     path: str = Field(
-        description="A .tflite file path, or a catalogue name (see `edge-agent models list`) found in model_dir."
+        description="A .tflite or .onnx file path (the extension picks TFLite or ONNX Runtime), or a catalogue "
+        "name (see `edge-agent models list`) found in model_dir."
     )
     labels: Path | None = Field(
         None, description="Label file, one label per line, line i = class i. Default: the catalogue's label file."
     )
     kind: ModelKind = Field(
         ModelKind.AUTO,
-        description="Output layout: auto (inspect the tensors), ssd (TFLite_Detection_PostProcess) or yolo (raw [1,4+C,N]).",
+        description="Output layout: auto (inspect the tensors), ssd (TFLite_Detection_PostProcess), yolo (raw "
+        "[1,4+C,N] or [1,N,4+C]), yolox (grid [1,N,5+C]) or end_to_end (boxes, scores, classes after NMS).",
     )
-    threads: int = Field(2, ge=1, le=64, description="Interpreter CPU threads.")
+    threads: int = Field(2, ge=1, le=64, description="Interpreter CPU threads (ONNX Runtime: intra-op threads).")
     interpreters: int = Field(
         1,
         ge=1,

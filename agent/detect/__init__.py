@@ -1,4 +1,5 @@
-"""Object detection: the Detector protocol the pipeline depends on, and its TFLite implementation.
+"""Object detection: the Detector protocol the pipeline depends on, and its implementation on a
+ModelRunner (TFLite for .tflite, ONNX Runtime for .onnx).
 
 Each detector thread owns one detector (model.interpreters). Tests of the pipeline use a scripted fake of `Detector`."""
 
@@ -8,11 +9,11 @@ from typing import Any, Protocol
 
 import numpy.typing as npt
 
-from agent.detect.detector import InvokeOutput, TFLiteDetector
+from agent.detect.detector import InvokeOutput, ModelDetector
 from agent.detect.labels import load_labels
 from agent.types import DetectionResult, Image
 
-__all__ = ["Detector", "InputBuffer", "InvokeOutput", "TFLiteDetector", "load_labels"]
+__all__ = ["Detector", "InputBuffer", "InvokeOutput", "ModelDetector", "load_labels"]
 
 InputBuffer = npt.NDArray[Any]
 

@@ -1,6 +1,7 @@
-"""Turns a model's raw output tensors into scored, normalised boxes: one adapter per output layout
-(SSD with TFLite_Detection_PostProcess, raw YOLOv8/YOLO11 head), chosen by inspecting the tensors at
-load. Also holds the per-class NMS used for YOLO. Called by its detector thread after each invoke."""
+"""Turns a model's raw output tensors into scored, normalised boxes: the adapters of the SSD
+(TFLite_Detection_PostProcess) and raw YOLOv8/YOLO11 head layouts, and what every adapter shares (the
+per-class NMS, dequantization, label filtering). yolox.py and end_to_end.py hold the other layouts;
+layouts.py chooses one at load. Called by its detector thread after each invoke."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 import numpy.typing as npt
 
-from agent.config.schema import ModelKind
-from agent.detect.runtime import TensorInfo
+from agent.detect.runner import TensorInfo
 from agent.errors import ModelError
 
 ReadTensor = Callable[[int], npt.NDArray[Any]]
@@ -72,7 +72,8 @@ def dequantize(values: npt.NDArray[Any], scale: float, zero_point: int) -> Float
     return (as_float - np.float32(zero_point)) * np.float32(scale)
 
 
-def _select(candidates: Candidates, keep: npt.NDArray[Any]) -> Candidates:
+def subset(candidates: Candidates, keep: npt.NDArray[Any]) -> Candidates:
+    """The candidates at `keep` (indices or a boolean mask), in that order."""
     return Candidates(candidates.boxes[keep], candidates.scores[keep], candidates.class_ids[keep])
 
 
@@ -82,7 +83,7 @@ def keep_reportable(candidates: Candidates, reportable: npt.NDArray[np.bool_]) -
     in_range = (ids >= 0) & (ids < reportable.size)
     allowed = np.zeros(ids.shape, dtype=np.bool_)
     allowed[in_range] = reportable[ids[in_range]]
-    return _select(candidates, allowed)
+    return subset(candidates, allowed)
 
 
 # --- SSD -------------------------------------------------------------------------------------------
@@ -187,10 +188,10 @@ class SsdAdapter:
             scores=scores.astype(np.float32),
             class_ids=np.round(classes).astype(np.int64),
         )
-        candidates = _select(candidates, candidates.scores >= min_score)
+        candidates = subset(candidates, candidates.scores >= min_score)
         candidates = keep_reportable(candidates, self._reportable)
         best_first = np.argsort(-candidates.scores, kind="stable")[: self._max_keep]
-        return _select(candidates, best_first)
+        return subset(candidates, best_first)
 
     def _order(self, first: FloatArray, second: FloatArray) -> tuple[FloatArray, FloatArray]:
         """(classes, scores). Decides once from values when the names did not; until then the op's order."""
@@ -270,7 +271,7 @@ class YoloAdapter:
         xywh = dequantize(raw[:BOX_COORDS, picked], layout.scale, layout.zero_point)
         candidates = keep_reportable(Candidates(self._to_xyxy(xywh), best[picked], class_ids), self._reportable)
         keep = nms(candidates.boxes, candidates.scores, candidates.class_ids, self._nms_iou, self._max_keep)
-        return _select(candidates, keep)
+        return subset(candidates, keep)
 
     def _to_xyxy(self, xywh: FloatArray) -> FloatArray:
         """(4, K) cx, cy, w, h -> (K, 4) x1, y1, x2, y2 normalised; pixel-valued exports are divided."""
@@ -280,18 +281,3 @@ class YoloAdapter:
             cx, w = cx / width, w / width
             cy, h = cy / height, h / height
         return np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=1).astype(np.float32)
-
-
-def resolve_kind(outputs: Sequence[TensorInfo], requested: ModelKind) -> ModelKind:
-    """The output layout: `requested` when it is ssd or yolo (checked later), else inferred from shapes."""
-    if requested is not ModelKind.AUTO:
-        return requested
-    if is_ssd_layout(outputs):
-        return ModelKind.SSD
-    if is_yolo_layout(outputs):
-        return ModelKind.YOLO
-    shapes = ", ".join(f"{o.name} {list(o.shape)}" for o in outputs)
-    raise ModelError(
-        f"cannot tell the model's output layout from its outputs ({shapes}); "
-        f"expected SSD ({SSD_LAYOUT}) or YOLO ({YOLO_LAYOUT})"
-    )

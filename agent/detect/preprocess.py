@@ -1,6 +1,7 @@
-"""Writes a BGR frame into the model's input tensor: stretch resize, BGR->RGB, then the pixel encoding
-that the input's dtype and quantization ask for. Called by its detector thread for every frame;
-everything it needs is allocated once, in InputWriter's constructor."""
+"""Writes a BGR frame into the model's input tensor: stretch or letterbox resize, BGR->RGB unless the
+model takes BGR, the pixel encoding that the input's dtype, quantization and float range ask for, and
+NHWC or NCHW. Called by its detector thread for every frame; everything it needs is allocated once,
+in InputWriter's constructor."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from agent.detect.letterbox import LETTERBOX_PAD, place
 from agent.types import Image
 
 RESIZE_INTERPOLATION = cv2.INTER_LINEAR
@@ -19,6 +21,7 @@ PIXEL_MAX = 255.0
 SHIFT_SCALE_TOLERANCE = 1e-3  # |scale * 255 - 1| below this counts as "scale 1/255"
 INT8_SHIFT_ZERO_POINT = -128
 SUPPORTED_DTYPES = (np.dtype(np.uint8), np.dtype(np.int8), np.dtype(np.float32))
+RGB_CHANNELS = 3
 
 
 class InputEncoding(enum.Enum):
@@ -30,15 +33,17 @@ class InputEncoding(enum.Enum):
 
 
 class FloatRange(enum.Enum):
-    """What a float32 input expects: YOLO exports take [0, 1], SSD exports take [-1, 1]."""
+    """What a float32 input expects: YOLOv8/11 exports take [0, 1], SSD exports [-1, 1], YOLOX 0-255."""
 
     UNIT = "unit"
     SYMMETRIC = "symmetric"
+    PIXEL = "pixel"
 
 
 @dataclass(frozen=True, slots=True)
 class InputSpec:
-    """The model input: size, dtype and quantization, plus the float range for float32 inputs."""
+    """The model input: size, dtype and quantization, the float range for float32 inputs, and how the
+    frame is laid out in it (channels first or last, BGR or RGB, letterboxed or stretched)."""
 
     width: int
     height: int
@@ -46,6 +51,15 @@ class InputSpec:
     scale: float
     zero_point: int
     float_range: FloatRange
+    channels_first: bool = False
+    bgr: bool = False
+    letterbox: bool = False
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        if self.channels_first:
+            return (1, RGB_CHANNELS, self.height, self.width)
+        return (1, self.height, self.width, RGB_CHANNELS)
 
     @property
     def encoding(self) -> InputEncoding:
@@ -60,12 +74,14 @@ class InputSpec:
 def pixel_table(spec: InputSpec) -> npt.NDArray[Any]:
     """The tensor value of every pixel value 0-255, in the tensor's dtype.
 
-    int8: q = round(p / 255 / scale) + zero_point, clipped to int8. float32: p / 255 (UNIT) or
-    (p - 127.5) / 127.5 (SYMMETRIC). uint8: p."""
+    int8: q = round(p / 255 / scale) + zero_point, clipped to int8. float32: p / 255 (UNIT),
+    (p - 127.5) / 127.5 (SYMMETRIC) or p (PIXEL). uint8: p."""
     pixels = np.arange(256, dtype=np.float64)
     if spec.dtype == np.float32:
         if spec.float_range is FloatRange.UNIT:
             return (pixels / PIXEL_MAX).astype(np.float32)
+        if spec.float_range is FloatRange.PIXEL:
+            return pixels.astype(np.float32)
         half = PIXEL_MAX / 2.0
         return ((pixels - half) / half).astype(np.float32)
     if spec.dtype == np.int8:
@@ -89,28 +105,54 @@ class InputWriter:
         self._size = (spec.width, spec.height)
         self._encoding = spec.encoding
         self._table = pixel_table(spec)
-        self._rgb: npt.NDArray[np.uint8] = np.zeros((spec.height, spec.width, 3), dtype=np.uint8)
+        self._rgb: npt.NDArray[np.uint8] = np.zeros((spec.height, spec.width, RGB_CHANNELS), dtype=np.uint8)
+        # Channels first: the resized HxWx3 image is transposed into these planes, then encoded.
+        self._planes: npt.NDArray[np.uint8] | None = (
+            np.zeros((RGB_CHANNELS, spec.height, spec.width), dtype=np.uint8) if spec.channels_first else None
+        )
 
     @property
     def encoding(self) -> InputEncoding:
         return self._encoding
 
     def write(self, image: Image, tensor: npt.NDArray[Any]) -> None:
-        """Resize `image` (BGR uint8, HxWx3) into `tensor` ([1, H, W, 3] of the spec's dtype), encoded.
+        """Resize `image` (BGR uint8, HxWx3) into `tensor` (`spec.shape`, of the spec's dtype), encoded.
 
-        Do not keep `tensor` after this returns: it is a view of the interpreter's memory."""
+        Do not keep `tensor` after this returns: it may be a view of the runtime's memory."""
         if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"expected a BGR uint8 HxWx3 image, got {image.dtype} {image.shape}")
         plane = tensor[0]
-        if self._encoding is InputEncoding.RAW:
-            target = plane
-        elif self._encoding is InputEncoding.SHIFT:
-            target = plane.view(np.uint8)
-        else:
+        if self._planes is not None or self._encoding is InputEncoding.TABLE:
             target = self._rgb
-        cv2.resize(image, self._size, dst=target, interpolation=RESIZE_INTERPOLATION)
-        cv2.cvtColor(target, cv2.COLOR_BGR2RGB, dst=target)
-        if self._encoding is InputEncoding.SHIFT:
-            np.bitwise_xor(target, 0x80, out=target)
-        elif self._encoding is InputEncoding.TABLE:
-            cv2.LUT(target, self._table, dst=plane)
+        elif self._encoding is InputEncoding.RAW:
+            target = plane
+        else:
+            target = plane.view(np.uint8)
+        self._resize(image, target)
+        if not self._spec.bgr:
+            cv2.cvtColor(target, cv2.COLOR_BGR2RGB, dst=target)
+        if self._planes is not None:
+            np.copyto(self._planes, target.transpose(2, 0, 1))
+            rows = RGB_CHANNELS * self._spec.height
+            target, plane = self._planes.reshape(rows, self._spec.width), plane.reshape(rows, self._spec.width)
+        self._encode(target, plane)
+
+    def _resize(self, image: Image, target: npt.NDArray[np.uint8]) -> None:
+        if not self._spec.letterbox:
+            cv2.resize(image, self._size, dst=target, interpolation=RESIZE_INTERPOLATION)
+            return
+        height, width = image.shape[:2]
+        spot = place(width, height, self._spec.width, self._spec.height, letterbox=True)
+        target.fill(LETTERBOX_PAD)
+        inner = target[spot.top : spot.top + spot.height, spot.left : spot.left + spot.width]
+        cv2.resize(image, (spot.width, spot.height), dst=inner, interpolation=RESIZE_INTERPOLATION)
+
+    def _encode(self, pixels: npt.NDArray[np.uint8], plane: npt.NDArray[Any]) -> None:
+        """`pixels` (uint8, RGB or BGR) into `plane`; RAW and SHIFT work in place when they share memory."""
+        if self._encoding is InputEncoding.RAW:
+            if pixels is not plane:
+                np.copyto(plane, pixels)
+        elif self._encoding is InputEncoding.SHIFT:
+            np.bitwise_xor(pixels, 0x80, out=plane.view(np.uint8))
+        else:
+            cv2.LUT(pixels, self._table, dst=plane)

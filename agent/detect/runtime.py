@@ -1,7 +1,8 @@
-"""Chooses the TFLite runtime (ai-edge-litert, tflite-runtime or tensorflow) and opens interpreters.
+"""Chooses the TFLite runtime (ai-edge-litert, tflite-runtime or tensorflow), opens interpreters and wraps
+one in TFLiteRunner (the ModelRunner of .tflite files; ort_runtime.py is the ONNX one).
 
-This is the only module that imports a runtime. Called once at detector start-up, from whichever
-thread builds the detector; the interpreter it returns then belongs to one detector thread."""
+The only module that imports a TFLite runtime. Called once at start-up, from whichever thread builds
+the model; the runner it returns then belongs to one thread."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy.typing as npt
 
 from agent.config.schema import Delegate
 from agent.detect.model_pages import release_model_pages
+from agent.detect.runner import TensorInfo
 from agent.errors import ModelError
 
 RUNTIME_ENV = "EDGE_AGENT_TFLITE_RUNTIME"
@@ -35,22 +37,6 @@ class Interpreter(Protocol):
     def get_tensor_details(self) -> list[dict[str, Any]]: ...
     def get_tensor(self, tensor_index: int) -> npt.NDArray[Any]: ...
     def tensor(self, tensor_index: int) -> Callable[[], npt.NDArray[Any]]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class TensorInfo:
-    """One input or output tensor of a loaded model, read from the interpreter's details."""
-
-    index: int
-    name: str
-    shape: tuple[int, ...]
-    dtype: np.dtype[Any]
-    scale: float
-    zero_point: int
-
-    @property
-    def size(self) -> int:
-        return int(np.prod(self.shape)) if self.shape else 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,3 +154,32 @@ def tensor_infos(details: Sequence[Mapping[str, Any]]) -> tuple[TensorInfo, ...]
             )
         )
     return tuple(infos)
+
+
+class TFLiteRunner:
+    """A .tflite model on the selected TFLite runtime (EDGE_AGENT_TFLITE_RUNTIME, else the first installed)."""
+
+    def __init__(self, model_path: Path, threads: int, delegate: Delegate, edgetpu_device: str | None = None) -> None:
+        runtime = select_runtime()
+        self.runtime_name: str = runtime.name
+        self.runtime_version: str = runtime.version
+        self.threads: int = threads
+        self._interpreter = open_interpreter(runtime, model_path, threads, delegate, edgetpu_device)
+        self.inputs: tuple[TensorInfo, ...] = tensor_infos(self._interpreter.get_input_details())
+        self.outputs: tuple[TensorInfo, ...] = tensor_infos(self._interpreter.get_output_details())
+        self._input_indices = tuple(i.index for i in self.inputs)
+        self._output_indices = tuple(o.index for o in self.outputs)
+
+    def run(self, inputs: Sequence[npt.NDArray[Any]]) -> tuple[npt.NDArray[Any], ...]:
+        # The tensor view is fetched per run and dropped before invoke(): the runtime refuses to invoke
+        # while a view of its buffers is alive. get_tensor() returns copies.
+        for index, array in zip(self._input_indices, inputs, strict=True):
+            np.copyto(self._interpreter.tensor(index)(), array)
+        self._interpreter.invoke()
+        return tuple(self._interpreter.get_tensor(index) for index in self._output_indices)
+
+    def run_again(self) -> None:
+        self._interpreter.invoke()
+
+    def all_tensors(self) -> tuple[TensorInfo, ...]:
+        return tensor_infos(self._interpreter.get_tensor_details())

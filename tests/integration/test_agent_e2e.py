@@ -9,6 +9,7 @@ import pytest
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
+from tests.support.detections import assert_inside_frame
 from tests.support.schemas import validate_payload
 from tests.support.subscriber import Subscriber
 
@@ -37,15 +38,7 @@ def test_file_run_publishes_valid_person_detections_and_exits(
     assert len(frames) >= 10
     people = [d for f in frames for d in f["detections"] if d["label"] == "person"]
     assert len(people) >= 3 * len(frames)  # 3 to 9 people walk in every frame of this clip
-    width, height = PEDESTRIANS_SIZE
-    for frame in frames:
-        assert (frame["width"], frame["height"]) == PEDESTRIANS_SIZE
-        for det in frame["detections"]:
-            x1, y1, x2, y2 = det["box"]
-            assert 0 <= x1 < x2 <= width
-            assert 0 <= y1 < y2 <= height
-            assert det["score"] >= 0.5
-            assert det["label"] != "???"
+    assert_inside_frame(frames, PEDESTRIANS_SIZE, 0.5)
     seqs = [f["seq"] for f in frames]
     assert seqs == sorted(seqs)
     assert len(set(seqs)) == len(seqs)

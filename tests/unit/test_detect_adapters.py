@@ -17,12 +17,13 @@ from agent.detect.adapters import (
     YoloAdapter,
     YoloLayout,
     classes_position,
-    resolve_kind,
     resolve_ssd_layout,
     resolve_yolo_layout,
     ssd_class_count,
 )
-from agent.detect.runtime import TensorInfo, open_interpreter, select_runtime, tensor_infos
+from agent.detect.layouts import resolve_kind
+from agent.detect.runner import TensorInfo
+from agent.detect.runtime import open_interpreter, select_runtime, tensor_infos
 from agent.errors import ModelError
 from tests.support import assets
 
@@ -213,19 +214,24 @@ SSD_SHAPES = [(1, 10, 4), (1, 10), (1, 10), (1,)]
         pytest.param([(1, 84, 3549)], ModelKind.AUTO, ModelKind.YOLO, id="yolo"),
         pytest.param([(1, 8400, 84)], ModelKind.AUTO, ModelKind.YOLO, id="yolo-transposed"),
         pytest.param([(1, 84, 3549)], ModelKind.SSD, ModelKind.SSD, id="forced-kind-wins"),
+        pytest.param([(1, 3549, 85)], ModelKind.AUTO, ModelKind.YOLOX, id="yolox-85-is-5-plus-80-labels"),
+        pytest.param([(1, 3549, 84)], ModelKind.AUTO, ModelKind.YOLO, id="yolo-84-is-4-plus-80-labels"),
+        pytest.param([(1, 10, 4), (1, 10), (1, 10)], ModelKind.AUTO, ModelKind.END_TO_END, id="end-to-end-3"),
+        pytest.param([(1, 300, 6)], ModelKind.AUTO, ModelKind.END_TO_END, id="end-to-end-packed"),
+        pytest.param([(1, 3549, 6)], ModelKind.AUTO, ModelKind.YOLO, id="2-class-yolo-head-has-grid-n"),
     ],
 )
 def test_resolve_kind(shapes: list[tuple[int, ...]], requested: ModelKind, expected: ModelKind) -> None:
-    """auto infers the kind from the output shapes; an explicit kind is taken as given."""
+    """auto infers the kind from the output shapes (416x416 input, 80 labels); an explicit kind is taken as given."""
     outputs = tuple(info(i, f"t{i}", shape) for i, shape in enumerate(shapes))
-    assert resolve_kind(outputs, requested) is expected
+    assert resolve_kind(outputs, requested, (416, 416), 80) is expected
 
 
 @pytest.mark.parametrize(
     "shapes",
     [
         pytest.param([(1, 1001)], id="classifier"),
-        pytest.param([(1, 10, 4), (1, 10), (1, 10)], id="ssd-missing-count"),
+        pytest.param([(1, 10, 4), (1, 12), (1, 10)], id="three-outputs-mismatched-k"),
         pytest.param([(1, 10, 4), (1, 12), (1, 10), (1,)], id="ssd-mismatched-n"),
         pytest.param([(1, 4, 3549)], id="yolo-without-classes"),
     ],
@@ -233,8 +239,8 @@ def test_resolve_kind(shapes: list[tuple[int, ...]], requested: ModelKind, expec
 def test_unknown_layout_is_a_model_error(shapes: list[tuple[int, ...]]) -> None:
     """Outputs that fit neither layout raise ModelError naming the shapes found and the ones expected."""
     outputs = tuple(info(i, f"t{i}", shape) for i, shape in enumerate(shapes))
-    with pytest.raises(ModelError, match=r"expected SSD .* or YOLO") as caught:
-        resolve_kind(outputs, ModelKind.AUTO)
+    with pytest.raises(ModelError, match=r"expected SSD .*, YOLO .*, YOLOX .* or end to end") as caught:
+        resolve_kind(outputs, ModelKind.AUTO, (416, 416), 80)
     assert str(list(shapes[0])) in str(caught.value)
 
 

@@ -1,4 +1,4 @@
-"""TFLiteDetector end to end on the real models and real photos (skimage.data): what it finds, where
+"""ModelDetector end to end on the real models and real photos (skimage.data): what it finds, where
 its boxes land in the original frame, label filtering, thresholds and load-time validation."""
 
 from __future__ import annotations
@@ -8,69 +8,48 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from skimage import data
 
 from agent.config.schema import ModelConfig, ModelKind
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.errors import ModelError
-from agent.types import BBox, Detection, Image
 from tests.support import assets
-
-PHOTO_MIN_SCORE = 0.25  # as in the assets README's verification of the photos
-
-# Measured by hand once on a 50 px grid drawn over the photos (x right, y down, pixels):
-# astronaut() 512x512: hair top y~15, suit's left edge x~20, right shoulder x~365, cut at the bottom.
-ASTRONAUT_PERSON = BBox(20, 15, 365, 512)
-ASTRONAUT_FACE = (225.0, 110.0)
-# chelsea() 451x300: the cat fills the frame up to its right ear (x~400); eyes and nose tip below.
-CHELSEA_CAT = BBox(0, 0, 400, 300)
-CHELSEA_POINTS = ((170.0, 115.0), (320.0, 135.0), (265.0, 240.0))
-# The two runtimes' int8 kernels differ: box edges move by up to ~0.04 of the image, scores by ~0.07.
-MIN_IOU = 0.7
-
-
-def photo(name: str) -> Image:
-    rgb = getattr(data, name)()
-    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+from tests.support.photos import (
+    ASTRONAUT_FACE,
+    ASTRONAUT_PERSON,
+    CHELSEA_CAT,
+    CHELSEA_POINTS,
+    MIN_IOU,
+    PHOTO_MIN_SCORE,
+    assert_steps_equal_detect,
+    best,
+    contains,
+    iou,
+    photo,
+)
 
 
-def iou(a: BBox, b: BBox) -> float:
-    inter = BBox(max(a.x1, b.x1), max(a.y1, b.y1), min(a.x2, b.x2), min(a.y2, b.y2)).area
-    return inter / (a.area + b.area - inter)
-
-
-def contains(box: BBox, point: tuple[float, float]) -> bool:
-    return box.x1 <= point[0] <= box.x2 and box.y1 <= point[1] <= box.y2
-
-
-def best(detections: tuple[Detection, ...], label: str) -> Detection:
-    matches = [d for d in detections if d.label == label]
-    assert matches, f"no {label} among {[(d.label, round(d.score, 2)) for d in detections]}"
-    return max(matches, key=lambda d: d.score)
-
-
-def make(model: str, labels: str, **cfg: object) -> TFLiteDetector:
+def make(model: str, labels: str, **cfg: object) -> ModelDetector:
     config = ModelConfig.model_validate({"path": model, "min_score": PHOTO_MIN_SCORE, **cfg})
-    return TFLiteDetector(assets.model(model), assets.model(labels), config)
+    return ModelDetector(assets.model(model), assets.model(labels), config)
 
 
 @pytest.fixture(scope="module")
-def ssd() -> TFLiteDetector:
+def ssd() -> ModelDetector:
     return make(assets.SSD_MODEL, assets.SSD_LABELS)
 
 
 @pytest.fixture(scope="module")
-def yolo416() -> TFLiteDetector:
+def yolo416() -> ModelDetector:
     return make(assets.YOLO416_MODEL, assets.COCO80_LABELS)
 
 
 @pytest.fixture(scope="module")
-def yolo640() -> TFLiteDetector:
+def yolo640() -> ModelDetector:
     return make(assets.YOLO640_MODEL, assets.COCO80_LABELS)
 
 
 @pytest.mark.runtime_compat
-def test_models_describe_themselves(ssd: TFLiteDetector, yolo416: TFLiteDetector, yolo640: TFLiteDetector) -> None:
+def test_models_describe_themselves(ssd: ModelDetector, yolo416: ModelDetector, yolo640: ModelDetector) -> None:
     """Kind and input size are read from the models: SSD 300x300, YOLOv8n 416x416 and 640x640."""
     assert (ssd.kind, ssd.input_size) == (ModelKind.SSD, (300, 300))
     assert (yolo416.kind, yolo416.input_size) == (ModelKind.YOLO, (416, 416))
@@ -81,7 +60,7 @@ def test_models_describe_themselves(ssd: TFLiteDetector, yolo416: TFLiteDetector
 @pytest.mark.parametrize("detector_name", ["ssd", "yolo416", "yolo640"])
 def test_person_in_astronaut(request: pytest.FixtureRequest, detector_name: str) -> None:
     """Every model finds the astronaut as a person, boxed on her (face inside, IoU with the measured box)."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     person = best(detector.detect(photo("astronaut")).detections, "person")
     assert person.score >= 0.5  # lowest seen: 0.64 (SSD, litert)
     assert contains(person.box, ASTRONAUT_FACE)
@@ -92,7 +71,7 @@ def test_person_in_astronaut(request: pytest.FixtureRequest, detector_name: str)
 @pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
 def test_cat_in_chelsea(request: pytest.FixtureRequest, detector_name: str) -> None:
     """SSD and YOLOv8n-416 find Chelsea as a cat whose box holds both eyes and the nose."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     cat = best(detector.detect(photo("chelsea")).detections, "cat")
     assert cat.score >= 0.4  # litert 0.66, tflite-runtime 0.50 (YOLOv8n-416)
     assert all(contains(cat.box, point) for point in CHELSEA_POINTS)
@@ -104,7 +83,7 @@ def test_cat_in_chelsea(request: pytest.FixtureRequest, detector_name: str) -> N
 def test_boxes_follow_the_original_frame(request: pytest.FixtureRequest, detector_name: str) -> None:
     """A frame made by repeating each pixel 2x across and 3x down gives the model the same input, and
     boxes scaled by exactly (2, 3): boxes are in the original frame's pixels, stretch-resized."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     base = cv2.resize(photo("astronaut"), detector.input_size)
     wide_tall = np.ascontiguousarray(np.repeat(np.repeat(base, 3, axis=0), 2, axis=1))
     small = best(detector.detect(base).detections, "person").box
@@ -117,7 +96,7 @@ def test_boxes_follow_the_original_frame(request: pytest.FixtureRequest, detecto
 @pytest.mark.parametrize("detector_name", ["ssd", "yolo416"])
 def test_detections_are_clipped_sorted_and_thresholded(request: pytest.FixtureRequest, detector_name: str) -> None:
     """At score 0.1 every box lies inside the frame, has area, and scores are descending and above 0.1."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
+    detector: ModelDetector = request.getfixturevalue(detector_name)
     for name in ("astronaut", "chelsea", "coffee"):
         image = photo(name)
         height, width = image.shape[:2]
@@ -133,7 +112,7 @@ def test_detections_are_clipped_sorted_and_thresholded(request: pytest.FixtureRe
 
 
 @pytest.mark.runtime_compat
-def test_min_score_argument_overrides_config(ssd: TFLiteDetector) -> None:
+def test_min_score_argument_overrides_config(ssd: ModelDetector) -> None:
     """min_score=None uses model.min_score (0.25 here); a higher argument removes weaker detections."""
     image = photo("astronaut")
     default = ssd.detect(image).detections
@@ -144,7 +123,7 @@ def test_min_score_argument_overrides_config(ssd: TFLiteDetector) -> None:
 
 
 @pytest.mark.runtime_compat
-def test_repeated_detection_is_stable(yolo416: TFLiteDetector) -> None:
+def test_repeated_detection_is_stable(yolo416: ModelDetector) -> None:
     """The same frame gives the same detections after other frames (no stale input or held tensor views)."""
     first = yolo416.detect(photo("chelsea")).detections
     yolo416.detect(photo("astronaut"))
@@ -156,18 +135,7 @@ def test_repeated_detection_is_stable(yolo416: TFLiteDetector) -> None:
 def test_prepare_invoke_decode_equals_detect(request: pytest.FixtureRequest, detector_name: str) -> None:
     """The pipeline's three steps give what detect() gives, and an output decoded after the interpreter
     has run on another input is still its own (outputs are copied out, not views)."""
-    detector: TFLiteDetector = request.getfixturevalue(detector_name)
-    astronaut, chelsea = photo("astronaut"), photo("chelsea")
-    buffers = [detector.new_input_buffer(), detector.new_input_buffer()]
-    detector.prepare(astronaut, buffers[0])
-    detector.prepare(chelsea, buffers[1])
-    first = detector.invoke_prepared(buffers[0])
-    second = detector.invoke_prepared(buffers[1])
-    h, w = astronaut.shape[:2]
-    assert detector.decode(first, w, h).detections == detector.detect(astronaut).detections
-    h, w = chelsea.shape[:2]
-    assert detector.decode(second, w, h).detections == detector.detect(chelsea).detections
-    assert first.inference_ms > 0.0
+    assert_steps_equal_detect(request.getfixturevalue(detector_name))
 
 
 @pytest.mark.runtime_compat
@@ -189,7 +157,7 @@ def test_placeholder_labels_are_never_returned(tmp_path: Path, model: str, label
     lines[cup] = "???"
     hidden = tmp_path / "labels.txt"
     hidden.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    detector = TFLiteDetector(assets.model(model), hidden, ModelConfig(path=model, min_score=PHOTO_MIN_SCORE))
+    detector = ModelDetector(assets.model(model), hidden, ModelConfig(path=model, min_score=PHOTO_MIN_SCORE))
     detections = detector.detect(photo("coffee")).detections
     assert "dining table" in {d.label for d in detections}
     assert all(d.class_id != cup for d in detections)
@@ -197,7 +165,7 @@ def test_placeholder_labels_are_never_returned(tmp_path: Path, model: str, label
 
 
 @pytest.mark.runtime_compat
-def test_invoke_only_times_a_bare_invoke(ssd: TFLiteDetector) -> None:
+def test_invoke_only_times_a_bare_invoke(ssd: ModelDetector) -> None:
     """invoke_only runs the interpreter on the current input and returns a positive duration in ms."""
     ssd.detect(photo("coffee"))
     assert ssd.invoke_only() > 0.0
@@ -214,5 +182,5 @@ def test_invoke_only_times_a_bare_invoke(ssd: TFLiteDetector) -> None:
 def test_forced_kind_must_match_the_model(model: str, labels: str, kind: ModelKind, message: str) -> None:
     """model.kind that contradicts the output tensors fails at load, naming the model file."""
     with pytest.raises(ModelError, match=message) as caught:
-        TFLiteDetector(assets.model(model), assets.model(labels), ModelConfig(path=model, kind=kind))
+        ModelDetector(assets.model(model), assets.model(labels), ModelConfig(path=model, kind=kind))
     assert model in str(caught.value)

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from agent.config.schema import ModelConfig
-from agent.detect import TFLiteDetector, load_labels
+from agent.detect import ModelDetector, load_labels
 from agent.detect.labels import is_reportable, reportable_mask
 from agent.errors import ModelError
 from tests.support import assets
@@ -75,7 +75,7 @@ def test_label_file_shorter_than_model_classes(
     """A label file with fewer lines than the model's classes fails at load, naming both numbers."""
     short = truncated_copy(assets.model(labels), keep, tmp_path / "short.txt")
     with pytest.raises(ModelError) as caught:
-        TFLiteDetector(assets.model(model), short, ModelConfig(path=model))
+        ModelDetector(assets.model(model), short, ModelConfig(path=model))
     message = str(caught.value)
     assert f"has {keep} labels" in message
     assert f"can emit {classes} classes" in message
@@ -86,6 +86,6 @@ def test_label_file_shorter_than_model_classes(
 def test_ssd_model_with_coco80_labels_is_refused() -> None:
     """The 80-line YOLO label file does not fit the 90-class SSD model."""
     with pytest.raises(ModelError, match="has 80 labels"):
-        TFLiteDetector(
+        ModelDetector(
             assets.model(assets.SSD_MODEL), assets.model(assets.COCO80_LABELS), ModelConfig(path=assets.SSD_MODEL)
         )

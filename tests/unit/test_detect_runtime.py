@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from agent.config.schema import Delegate, ModelConfig
-from agent.detect import TFLiteDetector
+from agent.detect import ModelDetector
 from agent.detect.runtime import CANDIDATES, EDGETPU_LIBRARY, RUNTIME_ENV, open_interpreter, select_runtime
 from agent.errors import ModelError
 from tests.support import assets
@@ -67,7 +67,7 @@ def test_no_runtime_installed_says_what_to_install(monkeypatch: pytest.MonkeyPat
 @pytest.mark.runtime_compat
 def test_detector_reports_the_runtime_used() -> None:
     """The detector exposes the runtime it loaded: the env override's when set (the compat CI job sets it)."""
-    detector = TFLiteDetector(
+    detector = ModelDetector(
         assets.model(assets.SSD_MODEL), assets.model(assets.SSD_LABELS), ModelConfig(path=assets.SSD_MODEL)
     )
     expected = os.environ.get(RUNTIME_ENV) or installed()[0]
@@ -82,7 +82,7 @@ def test_edgetpu_delegate_missing_is_actionable() -> None:
         pytest.skip("libedgetpu is installed here; the missing-library path cannot be exercised")
     cfg = ModelConfig(path=assets.SSD_MODEL, delegate=Delegate.EDGETPU)
     with pytest.raises(ModelError) as caught:
-        TFLiteDetector(assets.model(assets.SSD_MODEL), assets.model(assets.SSD_LABELS), cfg)
+        ModelDetector(assets.model(assets.SSD_MODEL), assets.model(assets.SSD_LABELS), cfg)
     message = str(caught.value)
     assert f"Coral Edge TPU runtime {EDGETPU_LIBRARY} not found" in message
     assert "libedgetpu1-std" in message
@@ -95,7 +95,7 @@ def test_missing_model_file_names_the_path(tmp_path: Path) -> None:
     """A model path that does not exist is reported with that path."""
     missing = tmp_path / "nope.tflite"
     with pytest.raises(ModelError, match="model file not found") as caught:
-        TFLiteDetector(missing, assets.model(assets.SSD_LABELS), ModelConfig(path=str(missing)))
+        ModelDetector(missing, assets.model(assets.SSD_LABELS), ModelConfig(path=str(missing)))
     assert str(missing) in str(caught.value)
 
 
