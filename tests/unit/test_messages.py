@@ -57,7 +57,7 @@ def _anomaly(active: bool) -> Anomaly:
 
 
 def _stats(p50: float | None) -> StatsSnapshot:
-    camera = CameraStats(14.987, 4.99, 1000, 3, 1, True, 0.0, p50, None if p50 is None else 22.4, 5, 0)
+    camera = CameraStats(14.987, 4.99, 1000, 2, 1, 1, True, 0.0, p50, None if p50 is None else 22.4, 5, 0)
     publisher = PublisherStats(True, 2, 1.5, 0, 100, 0, 4, 1)
     return StatsSnapshot("0.1.0", 3600.04, "ai-edge-litert", "ssd_mobilenet_v2", {"door": camera}, publisher)
 
@@ -215,6 +215,8 @@ def test_stats_report_nested_camera_and_publisher_counters() -> None:
     assert obj["device_id"] == "dev1"
     assert obj["cameras"]["door"]["inference_ms_p50"] is None
     assert obj["cameras"]["door"]["capture_fps"] == 14.99
+    assert (obj["cameras"]["door"]["rate_capped"], obj["cameras"]["door"]["overwritten"]) == (2, 1)
+    assert obj["cameras"]["door"]["dropped"] == 3  # every frame the detector never took
     assert obj["publisher"]["fast_dropped"] == 4
 
 
