@@ -183,6 +183,19 @@ def test_pull_draws_a_bar_on_a_terminal(tmp_path: Path, www: Path) -> None:
     assert "fetching" not in shown
 
 
+def test_pull_names_a_missing_mirror_file_once(tmp_path: Path) -> None:
+    """A mirror without the model names each file name it looked for once, even when the URL's is the same."""
+    (tmp_path / "mirror").mkdir()
+    args = ("models", "pull", "--dest", str(tmp_path / "d"), "--mirror", str(tmp_path / "mirror"))
+    same = edge_agent(*args, "ssd_mobilenet_v2_coco_quant", "--allow-unverified")
+    different = edge_agent(*args, "ssd_mobilenet_v1_coco_uint8_300")
+    assert same.returncode == different.returncode == 1
+    assert f"the mirror {tmp_path / 'mirror'} has no ssd_mobilenet_v2_coco_quant_postprocess.tflite\n" in same.stderr
+    assert "has neither ssd_mobilenet_v1_coco_uint8_300.tflite nor coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip" in (
+        different.stderr
+    )
+
+
 def test_pull_checksum_mismatch_exits_1(tmp_path: Path, www: Path) -> None:
     """A digest mismatch exits 1 with one clear line and leaves the destination empty."""
     with serve_directory(www) as base:
