@@ -9,6 +9,7 @@ import signal
 from pathlib import Path
 from types import FrameType
 
+from agent.capture.native_logs import quiet_native_logs
 from agent.config.schema import AgentConfig
 from agent.supervisor import Supervisor
 
@@ -16,6 +17,7 @@ log = logging.getLogger(__name__)
 
 
 def run_agent(config: AgentConfig, config_path: Path) -> int:
+    quiet_native_logs()  # before any camera opens: FFmpeg reads its level then
     supervisor = Supervisor(config, config_path)
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:

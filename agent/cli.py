@@ -13,9 +13,8 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
 
-from agent import __version__
+from agent import __version__, pull_progress
 from agent.catalog import MIRROR_ENV, load_catalog, model_dir_of, resolve_model
 from agent.config.loader import load_config
 from agent.errors import AgentError, ConfigError
@@ -29,42 +28,6 @@ MODEL_DIR_ENV = "EDGE_AGENT_MODEL_DIR"
 DEFAULT_MODEL_DIR = Path("state/models")
 LOG_FORMAT = "%(asctime)s %(levelname)s [%(threadName)s] %(name)s: %(message)s"
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-PROGRESS_WIDTH = 30
-MIB = 1024 * 1024
-
-
-class TextProgress:
-    """A plain-text progress bar on a stream, redrawn only when the shown percentage changes."""
-
-    def __init__(self, stream: TextIO, label: str) -> None:
-        self._stream = stream
-        self._label = label
-        self._shown: int | None = None
-        self._drawn = False
-
-    def __call__(self, done: int, total: int | None) -> None:
-        if total:
-            percent = min(100, done * 100 // total)
-            if percent == self._shown:
-                return
-            self._shown = percent
-            filled = PROGRESS_WIDTH * percent // 100
-            bar = "#" * filled + "." * (PROGRESS_WIDTH - filled)
-            text = f"{self._label} [{bar}] {percent:3d}% {done / MIB:.1f}/{total / MIB:.1f} MiB"
-        else:
-            step = done // MIB
-            if step == self._shown:
-                return
-            self._shown = step
-            text = f"{self._label} {done / MIB:.1f} MiB"
-        self._stream.write("\r" + text)
-        self._stream.flush()
-        self._drawn = True
-
-    def finish(self) -> None:
-        if self._drawn:
-            self._stream.write("\n")
-            self._stream.flush()
 
 
 def configure_logging(level: str) -> None:
@@ -128,11 +91,8 @@ def cmd_models_pull(args: argparse.Namespace) -> int:
     dest = pull_destination(args)
     mirror_text = args.mirror or os.environ.get(MIRROR_ENV)
     mirror = Path(mirror_text) if mirror_text else None
-    progress = TextProgress(sys.stderr, entry.name)
-    try:
+    with pull_progress.shown_on(sys.stderr, entry.name) as progress:
         result = pull_model(entry, catalog, dest, mirror, args.allow_unverified, progress)
-    finally:
-        progress.finish()
     print(f"installed {result.model_path} and {result.labels_path} (from {result.source})")
     if result.verified:
         print(f"sha256 {result.sha256} verified")

@@ -80,7 +80,22 @@ CAMERA_METRICS: tuple[MetricSpec[CameraStats], ...] = (
     MetricSpec("camera_detect_fps", Kind.GAUGE, "Detector runs per second for the camera.", lambda c: c.detect_fps),
     MetricSpec("camera_frames", Kind.COUNTER, "Frames read from the camera.", lambda c: c.frames),
     MetricSpec(
-        "camera_dropped", Kind.COUNTER, "Frames overwritten before the detector looked at them.", lambda c: c.dropped
+        "camera_dropped",
+        Kind.COUNTER,
+        "Frames read that the detector never took: camera_rate_capped plus camera_overwritten.",
+        lambda c: c.dropped,
+    ),
+    MetricSpec(
+        "camera_rate_capped",
+        Kind.COUNTER,
+        "Frames passed over because detect_fps allowed no detection yet (expected when the camera is faster).",
+        lambda c: c.rate_capped,
+    ),
+    MetricSpec(
+        "camera_overwritten",
+        Kind.COUNTER,
+        "Frames superseded while the camera was due for detection: analysis fell behind.",
+        lambda c: c.overwritten,
     ),
     MetricSpec("camera_reconnects", Kind.COUNTER, "Times the camera stream was reopened.", lambda c: c.reconnects),
     MetricSpec("camera_online", Kind.GAUGE, "1 while the camera delivers frames, else 0.", lambda c: float(c.online)),

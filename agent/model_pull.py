@@ -85,16 +85,23 @@ def _temp_file(directory: Path, name: str) -> Iterator[Path]:
         path.unlink(missing_ok=True)
 
 
+def mirror_names(entry: CatalogEntry) -> tuple[str, ...]:
+    """The file names a mirror may hold the model under: the installed name, then the URL's, once each."""
+    url_name = entry.url.rsplit("/", 1)[-1]
+    return (entry.file,) if url_name == entry.file else (entry.file, url_name)
+
+
 def _fetch(entry: CatalogEntry, mirror: Path | None, out: Path, progress: Progress | None) -> str:
     """Copy from the mirror or download from the URL into `out`; return the source's name."""
     if mirror is not None:
-        url_name = entry.url.rsplit("/", 1)[-1]
-        for candidate in (mirror / entry.file, mirror / url_name):
+        names = mirror_names(entry)
+        for candidate in (mirror / name for name in names):
             if candidate.is_file():
                 with candidate.open("rb") as src:
                     _copy(src, out, candidate.stat().st_size, progress)
                 return str(candidate)
-        raise CatalogError(f"{entry.name}: the mirror {mirror} has neither {entry.file} nor {url_name}")
+        missing = f"no {names[0]}" if len(names) == 1 else f"neither {names[0]} nor {names[1]}"
+        raise CatalogError(f"{entry.name}: the mirror {mirror} has {missing}")
     request = urllib.request.Request(entry.url, headers={"User-Agent": USER_AGENT})
     try:
         with urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response:

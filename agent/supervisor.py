@@ -63,6 +63,7 @@ class Supervisor:
         self._held: list[OutboundMessage] | None = None  # not None while the publisher is being swapped
         self.held_dropped = 0
         self._stalled: list[str] = []
+        self._told_online = (0, 0)  # the camera count last logged
         self._frame_ready = WakeSignal()
         self._started_mono = time.monotonic()
         self.detectors, self.model_name = load_detectors(config)
@@ -159,6 +160,7 @@ class Supervisor:
             self.remote.process_pending()
             self.toggles.process_pending()
             self.remote.watch_file(now)
+            self._tell_online_changes()
             if self._all_sources_done():
                 log.info("every source has ended and its last frame is processed; stopping")
                 break
@@ -285,18 +287,34 @@ class Supervisor:
         return beats
 
     def _announce_ready(self) -> None:
+        """READY once every camera is online (or its file has ended), or after READY_FRAME_WAIT_S.
+        The wait and the count read the same online flags, so the line states what was waited for."""
         deadline = time.monotonic() + READY_FRAME_WAIT_S
         while time.monotonic() < deadline and not self.stop_requested.is_set():
-            if all(unit.ring.latest_seq > 0 for unit in self.cameras.values()):
+            if all(unit.capture.stats().online or unit.capture.ended.is_set() for unit in self.cameras.values()):
                 break
             time.sleep(0.05)
-        self.notifier.ready(self.status_line())
-        log.info("ready: %s", self.status_line())
+        self._told_online = self.cameras_online()
+        self.notifier.ready(self.status_line(self._told_online))
+        log.info("ready: %s", self.status_line(self._told_online))
 
-    def status_line(self) -> str:
-        online = sum(1 for unit in self.cameras.values() if unit.capture.stats().online)
+    def _tell_online_changes(self) -> None:
+        """After READY, one line (and systemd STATUS) each time the number of cameras online changes."""
+        online = self.cameras_online()
+        if online != self._told_online:
+            self._told_online = online
+            self.notifier.status(self.status_line(online))
+            log.info("now %s", self.status_line(online))
+
+    def cameras_online(self) -> tuple[int, int]:
+        """(cameras online, cameras running)."""
+        units = list(self.cameras.values())
+        return sum(1 for unit in units if unit.capture.stats().online), len(units)
+
+    def status_line(self, cameras_online: tuple[int, int] | None = None) -> str:
+        online, total = cameras_online if cameras_online is not None else self.cameras_online()
         broker = "connected" if self.publisher.connected else "disconnected"
-        return f"{online}/{len(self.cameras)} cameras online, broker {broker}, model {self.model_name}"
+        return f"{online}/{total} cameras online, broker {broker}, model {self.model_name}"
 
     def _all_sources_done(self) -> bool:
         if not self.cameras:
@@ -314,7 +332,8 @@ class Supervisor:
                 capture_fps=capture.fps,
                 detect_fps=detect.detect_fps,
                 frames=ring.committed,
-                dropped=ring.dropped,
+                rate_capped=ring.rate_capped,
+                overwritten=ring.overwritten,
                 reconnects=capture.reconnects,
                 online=capture.online,
                 offline_s=capture.offline_s,

@@ -2,10 +2,12 @@
 
 The capture thread (producer) decodes into `writable()` and `commit()`s; it never
 blocks and overwrites the oldest unread frame, counting the drop. The inference
-thread (consumer) takes the freshest frame with `take_latest()` and `release()`s it."""
+thread (consumer) takes the freshest frame with `take_latest()` and `release()`s it,
+and says with `defer_until()` when its rate cap lets it take the next one."""
 
 from __future__ import annotations
 
+import math
 import threading
 from dataclasses import dataclass
 from typing import Protocol
@@ -20,13 +22,24 @@ NO_SEQ = 0  # seqs start at 1, so 0 means "slot holds no committed frame"
 
 @dataclass(frozen=True, slots=True)
 class RingCounters:
-    """Counts since the ring was made. committed == consumed + dropped + pending."""
+    """Counts since the ring was made. committed == consumed + dropped + pending.
+
+    A frame is dropped when a newer one arrives before the consumer took it (only the newest
+    frame is ever taken). `rate_capped`: it was superseded before the consumer was due for its
+    next frame, so the rate cap (detect_fps) and nothing else passed it over. `overwritten`:
+    superseded while the consumer was due, i.e. because analysis was late."""
 
     committed: int
-    dropped: int
     consumed: int
     pending: int
     latest_seq: int
+    rate_capped: int
+    overwritten: int
+
+    @property
+    def dropped(self) -> int:
+        """Every frame the consumer never took (superseded unread), whatever the reason."""
+        return self.rate_capped + self.overwritten
 
 
 class _Slot:
@@ -65,7 +78,9 @@ class FrameRing:
         self._latest: _Slot | None = None
         self._seq = NO_SEQ
         self._last_taken = NO_SEQ
-        self._dropped = 0
+        self._due_mono = -math.inf  # the consumer takes a frame at once until it says otherwise
+        self._rate_capped = 0
+        self._overwritten = 0
         self._consumed = 0
 
     # --- producer side -------------------------------------------------------
@@ -73,13 +88,11 @@ class FrameRing:
         """A slot array of `shape` to decode into; valid until the next commit().
 
         Calling it again before commit() returns the same slot (reallocated only
-        if the shape changed). The unread frame it held, if any, counts as dropped."""
+        if the shape changed). An unread frame it held was counted when it was superseded."""
         with self._lock:
             slot = self._writing
             if slot is None:
                 slot = self._pick_write_slot()
-                if slot.seq > self._last_taken:
-                    self._dropped += 1
                 slot.seq = NO_SEQ
                 self._writing = slot
             if slot.array is None or slot.array.shape != shape:
@@ -87,11 +100,19 @@ class FrameRing:
             return slot.array
 
     def commit(self, ts_mono: float, ts_wall: float) -> int:
-        """Publish the slot filled since writable() as the newest frame; return its seq."""
+        """Publish the slot filled since writable() as the newest frame; return its seq.
+
+        The previous newest frame, if still unread, is dropped now: only the newest is ever taken."""
         with self._lock:
             slot = self._writing
             if slot is None:
                 raise RuntimeError("FrameRing.commit() without writable(): decode into writable() first")
+            superseded = self._latest
+            if superseded is not None and superseded.seq > self._last_taken:
+                if ts_mono < self._due_mono:
+                    self._rate_capped += 1
+                else:
+                    self._overwritten += 1
             self._seq += 1
             slot.seq = self._seq
             slot.ts_mono = ts_mono
@@ -112,9 +133,7 @@ class FrameRing:
 
     # --- consumer side -------------------------------------------------------
     def take_latest(self, after_seq: int = NO_SEQ) -> Frame | None:
-        """The freshest committed frame with seq > after_seq, held until release(); None if none.
-
-        Unread frames older than the one returned are counted as dropped."""
+        """The freshest committed frame with seq > after_seq, held until release(); None if none."""
         with self._lock:
             slot = self._latest
             if slot is None or slot.seq <= after_seq or slot.array is None:
@@ -122,8 +141,6 @@ class FrameRing:
             if sum(1 for s in self._slots if s.held) >= len(self._slots) - 2 and slot.held == 0:
                 raise RuntimeError(f"FrameRing {self.camera}: release the frames you hold before taking another")
             if slot.seq > self._last_taken:
-                skipped = [s for s in self._slots if self._last_taken < s.seq < slot.seq]
-                self._dropped += len(skipped)
                 self._consumed += 1
                 self._last_taken = slot.seq
                 self._ready.notify_all()
@@ -138,6 +155,12 @@ class FrameRing:
                     slot.held -= 1
                     return
         raise ValueError(f"FrameRing {self.camera}: frame seq {frame.seq} is not held (released twice?)")
+
+    def defer_until(self, due_mono: float) -> None:
+        """The consumer will take no frame before `due_mono` (its rate cap): a frame superseded
+        before then counts as rate_capped, one superseded later as overwritten."""
+        with self._lock:
+            self._due_mono = due_mono
 
     def wait_consumed(self, timeout_s: float) -> bool:
         """Producer side, batch files only: block until the consumer has taken the newest frame
@@ -171,5 +194,5 @@ class FrameRing:
 
     def counters(self) -> RingCounters:
         with self._lock:
-            pending = sum(1 for s in self._slots if s.seq > self._last_taken)
-            return RingCounters(self._seq, self._dropped, self._consumed, pending, self._seq)
+            pending = int(self._latest is not None and self._latest.seq > self._last_taken)
+            return RingCounters(self._seq, self._consumed, pending, self._seq, self._rate_capped, self._overwritten)

@@ -14,6 +14,7 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from agent.capture.reachability import explain_unreachable
 from agent.capture.scale import FrameSize, detect_size
 from agent.config.schema import CameraConfig
 from agent.errors import SourceError
@@ -111,7 +112,10 @@ class OpenCVSource:
         if not cap.isOpened():
             cap.release()
             where = redact(self.config.source)
-            raise SourceError(f"camera {self.camera}: cannot open {self.kind.value} source {where}")
+            network = self.kind in (SourceKind.RTSP, SourceKind.HTTP)
+            reason = explain_unreachable(self.config.source) if network else None
+            cause = f" ({reason})" if reason else ""
+            raise SourceError(f"camera {self.camera}: cannot open {self.kind.value} source {where}{cause}")
         self._cap = cap
         fps = float(cap.get(cv2.CAP_PROP_FPS))
         self._fps = fps if 0.0 < fps <= MAX_PLAUSIBLE_FPS else None

@@ -40,6 +40,8 @@ class FrameFeed(Protocol):
 
     def release(self, frame: Frame) -> None: ...
 
+    def defer_until(self, due_mono: float) -> None: ...
+
 
 class DetectionPlanner(Protocol):
     """Gate and regions before the detector, merging after it (agent.pipeline.detection_stage.DetectionStage)."""
@@ -181,6 +183,7 @@ class LaneTable:
                 self._held_by[owner] += 1
             lane.last_seq = frame.seq
             lane.last_detect_mono = now_mono
+            lane.feed.defer_until(now_mono + lane.min_interval_s)  # frames until then are rate_capped
             return Claim(lane, frame, 0.0)
 
     def release_claim(self, lane: CameraLane) -> bool:

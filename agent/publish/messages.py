@@ -46,12 +46,17 @@ class OutboundMessage:
 
 @dataclass(frozen=True, slots=True)
 class CameraStats:
-    """Health counters of one camera, filled by the pipeline for the stats message."""
+    """Health counters of one camera, filled by the pipeline for the stats message.
+
+    Of `frames` read, the detector takes the newest; the others are `rate_capped` (passed over
+    because detect_fps allowed no detection yet) or `overwritten` (superseded while the camera
+    was due: analysis fell behind). docs/mqtt.md defines each field of the payload."""
 
     capture_fps: float
     detect_fps: float
     frames: int
-    dropped: int
+    rate_capped: int
+    overwritten: int
     reconnects: int
     online: bool
     offline_s: float
@@ -60,6 +65,11 @@ class CameraStats:
     skipped: int
     starved: int
     online_s: float = 0.0
+
+    @property
+    def dropped(self) -> int:
+        """Frames the detector never took, for whatever reason."""
+        return self.rate_capped + self.overwritten
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +156,8 @@ def _camera_stats(stats: CameraStats) -> dict[str, object]:
         "detect_fps": _r(stats.detect_fps, RATE_DIGITS),
         "frames": int(stats.frames),
         "dropped": int(stats.dropped),
+        "rate_capped": int(stats.rate_capped),
+        "overwritten": int(stats.overwritten),
         "reconnects": int(stats.reconnects),
         "online": bool(stats.online),
         "offline_s": _r(stats.offline_s, RATE_DIGITS),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import pty
 import subprocess
 import sys
 import zipfile
@@ -27,14 +28,19 @@ PAYLOAD = b"not really a model " * 20_000
 PAYLOAD_SHA = hashlib.sha256(PAYLOAD).hexdigest()
 
 
-def edge_agent(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `python -m agent ARGS` without the caller's model env overrides."""
+def agent_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without the caller's model env overrides, plus `env`."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_AGENT_")}
     clean["PYTHONPATH"] = str(REPO)
+    return {**clean, **(env or {})}
+
+
+def edge_agent(*args: str, cwd: Path = REPO, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `python -m agent ARGS` without the caller's model env overrides."""
     return subprocess.run(
         [sys.executable, "-m", "agent", *args],
         cwd=cwd,
-        env={**clean, **(env or {})},
+        env=agent_env(env),
         capture_output=True,
         text=True,
         timeout=TIMEOUT_S,
@@ -104,7 +110,9 @@ def test_pull_from_mirror_into_config_model_dir(tmp_path: Path) -> None:
     assert installed.read_bytes() == (mirror / assets.YOLO416_MODEL).read_bytes()
     assert (tmp_path / "models" / "coco80.labels.txt").is_file()
     assert "verified" in result.stdout
-    assert "100%" in result.stderr
+    size_mib = installed.stat().st_size / 2**20
+    progress = [f"yolov8n_int8_416: fetching ({size_mib:.1f} MiB)", f"yolov8n_int8_416: fetched {size_mib:.1f} MiB"]
+    assert result.stderr.splitlines() == progress  # not a terminal: a line at the start and one at the end
 
 
 def write_catalog(directory: Path, url: str, sha256: str | None) -> Path:
@@ -128,14 +136,64 @@ def www(tmp_path: Path) -> Path:
     return root
 
 
+def edge_agent_on_a_terminal(*args: str) -> tuple[int, str]:
+    """Run `python -m agent ARGS` with stderr on a pseudo-terminal; return the exit code and what it showed."""
+    controller, terminal = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agent", *args], cwd=REPO, env=agent_env(), stdout=subprocess.DEVNULL, stderr=terminal
+    )
+    os.close(terminal)
+    shown = bytearray()
+    try:
+        while chunk := os.read(controller, 4096):  # read while it runs: a full terminal buffer would block it
+            shown += chunk
+    except OSError:  # EIO: the process has closed its end of the terminal
+        pass
+    finally:
+        os.close(controller)
+    return proc.wait(TIMEOUT_S), shown.decode("utf-8", "replace")
+
+
 def test_pull_over_http_with_progress(tmp_path: Path, www: Path) -> None:
-    """A real HTTP download of a zipped model is unpacked, verified and installed with a progress bar."""
+    """A real HTTP download of a zipped model is unpacked, verified and installed; its progress is two
+    plain lines (no carriage returns) when stderr is not a terminal."""
     with serve_directory(www) as base:
         catalog = write_catalog(tmp_path / "cat", f"{base}/model.zip", PAYLOAD_SHA)
         result = edge_agent("models", "pull", "demo_model", "--catalog", str(catalog), "--dest", str(tmp_path / "d"))
     assert result.returncode == 0, result.stderr
     assert (tmp_path / "d" / "demo.tflite").read_bytes() == PAYLOAD
-    assert "[##############################] 100%" in result.stderr
+    assert "\r" not in result.stderr
+    size_mib = (www / "model.zip").stat().st_size / 2**20
+    assert result.stderr.splitlines() == [
+        f"demo_model: fetching ({size_mib:.1f} MiB)",
+        f"demo_model: fetched {size_mib:.1f} MiB",
+    ]
+
+
+def test_pull_draws_a_bar_on_a_terminal(tmp_path: Path, www: Path) -> None:
+    """With stderr on a terminal the download's bar is redrawn in place up to 100% and ends its line."""
+    with serve_directory(www) as base:
+        catalog = write_catalog(tmp_path / "cat", f"{base}/model.zip", PAYLOAD_SHA)
+        code, shown = edge_agent_on_a_terminal(
+            "models", "pull", "demo_model", "--catalog", str(catalog), "--dest", str(tmp_path / "d")
+        )
+    assert code == 0, shown
+    assert "\rdemo_model [##############################] 100%" in shown
+    assert shown.count("\rdemo_model [") > 1
+    assert "fetching" not in shown
+
+
+def test_pull_names_a_missing_mirror_file_once(tmp_path: Path) -> None:
+    """A mirror without the model names each file name it looked for once, even when the URL's is the same."""
+    (tmp_path / "mirror").mkdir()
+    args = ("models", "pull", "--dest", str(tmp_path / "d"), "--mirror", str(tmp_path / "mirror"))
+    same = edge_agent(*args, "ssd_mobilenet_v2_coco_quant", "--allow-unverified")
+    different = edge_agent(*args, "ssd_mobilenet_v1_coco_uint8_300")
+    assert same.returncode == different.returncode == 1
+    assert f"the mirror {tmp_path / 'mirror'} has no ssd_mobilenet_v2_coco_quant_postprocess.tflite\n" in same.stderr
+    assert "has neither ssd_mobilenet_v1_coco_uint8_300.tflite nor coco_ssd_mobilenet_v1_1.0_quant_2018_06_29.zip" in (
+        different.stderr
+    )
 
 
 def test_pull_checksum_mismatch_exits_1(tmp_path: Path, www: Path) -> None:

@@ -42,7 +42,7 @@ def mqtt_cfg(port: int, prefix: str, **extra: Any) -> MqttConfig:
 
 def event(n: int) -> Event:
     track = Track(n, "person", BBox(1, 2, 3, 4), 0.9, TrackState.CONFIRMED, 100.0, 101.0, 3)
-    return Event(EventKind.START, f"ev-{n}", "door", track, 0.9, (), (), 1_750_000_000.0, 1_750_000_000.0 + n)
+    return Event(EventKind.START, f"{n:032x}", "door", track, 0.9, (), (), 1_750_000_000.0, 1_750_000_000.0 + n)
 
 
 def detections_msg(publisher: MqttPublisher, seq: int) -> messages.OutboundMessage:

@@ -31,6 +31,11 @@ def _validator(name: str) -> Draft202012Validator:
     return Draft202012Validator(schema, format_checker=FormatChecker())
 
 
+def schema(name: str) -> dict[str, Any]:
+    """The parsed docs/schemas/<name>.schema.json (checked to be a valid draft 2020-12 schema)."""
+    return dict(_validator(name).schema)
+
+
 def validate(name: str, payload_obj: Any) -> None:
     """Raise jsonschema.ValidationError if `payload_obj` does not match docs/schemas/<name>.schema.json."""
     _validator(name).validate(payload_obj)

@@ -30,6 +30,8 @@ T = Topics("edge", "dev1")
 TS = 1_732_530_000.123456
 BOX = BBox(10.04, 20.06, 110.5, 220.449)
 TRACK = Track(7, "person", BOX, 0.912345, TrackState.CONFIRMED, TS - 5, TS, 12)
+EVENT_ID = "5f24b9a723634fd3835088a0d0abc34d"  # uuid4 hex, as the event engine makes them
+ANOMALY_ID = "0c9e4f3b2a8d4e4f9a51c7d2b6e8f013"
 
 
 def _frame() -> Frame:
@@ -38,12 +40,12 @@ def _frame() -> Frame:
 
 def _event(kind: EventKind) -> Event:
     end = TS + 1.5 if kind is EventKind.END else None
-    return Event(kind, "ev-1", "door", TRACK, 0.95, ("porch",), ("porch",), TS - 3.0, TS, end, kind is EventKind.END)
+    return Event(kind, EVENT_ID, "door", TRACK, 0.95, ("porch",), ("porch",), TS - 3.0, TS, end, kind is EventKind.END)
 
 
 def _anomaly(active: bool) -> Anomaly:
     return Anomaly(
-        "an-1",
+        ANOMALY_ID,
         "loitering",
         "door",
         Severity.WARNING,
@@ -51,13 +53,13 @@ def _anomaly(active: bool) -> Anomaly:
         TS - 60,
         None if active else TS,
         {"dwell_s": 61.23456, "zone": "porch", "nan": float("nan")},
-        ("ev-1",),
+        (EVENT_ID,),
         True,
     )
 
 
 def _stats(p50: float | None) -> StatsSnapshot:
-    camera = CameraStats(14.987, 4.99, 1000, 3, 1, True, 0.0, p50, None if p50 is None else 22.4, 5, 0)
+    camera = CameraStats(14.987, 4.99, 1000, 2, 1, 1, True, 0.0, p50, None if p50 is None else 22.4, 5, 0)
     publisher = PublisherStats(True, 2, 1.5, 0, 100, 0, 4, 1)
     return StatsSnapshot("0.1.0", 3600.04, "ai-edge-litert", "ssd_mobilenet_v2", {"door": camera}, publisher)
 
@@ -102,7 +104,7 @@ CASES: list[tuple[str, Callable[[], OutboundMessage], str, str, int, bool, bool]
     ),
     (
         "line crossing",
-        lambda: m.encode_line_crossing(T, LineCrossing("door", "gate", "a_to_b", 7, "ev-1", "person", TS)),
+        lambda: m.encode_line_crossing(T, LineCrossing("door", "gate", "a_to_b", 7, EVENT_ID, "person", TS)),
         "line-crossing",
         "edge/dev1/door/lines/gate/crossing",
         1,
@@ -236,6 +238,8 @@ def test_stats_report_nested_camera_and_publisher_counters() -> None:
     assert obj["device_id"] == "dev1"
     assert obj["cameras"]["door"]["inference_ms_p50"] is None
     assert obj["cameras"]["door"]["capture_fps"] == 14.99
+    assert (obj["cameras"]["door"]["rate_capped"], obj["cameras"]["door"]["overwritten"]) == (2, 1)
+    assert obj["cameras"]["door"]["dropped"] == 3  # every frame the detector never took
     assert obj["publisher"]["fast_dropped"] == 4
 
 

@@ -71,6 +71,30 @@ def test_claim_takes_freshest_frame_of_stalest_camera() -> None:
     assert claim.frame.seq == 2
 
 
+def test_frames_between_rate_capped_claims_count_as_rate_capped_and_late_ones_as_overwritten() -> None:
+    """An 8 fps camera claimed at 4 fps passes every other frame over because of the rate cap; once the
+    detector comes late, the frames superseded after the camera was due count as overwritten."""
+    period_s, lag_s = 0.125, 1 / 1024  # binary fractions: the due-time comparisons are exact
+    table = LaneTable(WakeSignal())
+    ring = ring_with_frames("a", 0)
+    cam = lane(ring, interval_s=2 * period_s)
+    table.add(cam)
+    for step in range(10):  # a claim right after each frame; every second one finds the camera due
+        now = step * period_s
+        ring.writable((2, 2, 3))
+        ring.commit(now, 1000.0 + now)
+        claim = table.claim_next(now + lag_s, "d0")
+        if claim.lane is not None:
+            assert claim.frame is not None
+            table.release_claim(claim.lane)
+            table.frame_done(claim.lane, claim.frame)
+    assert (ring.counters().rate_capped, ring.counters().overwritten) == (4, 0)
+    for step in range(10, 13):  # the detector is busy elsewhere for three frames
+        ring.writable((2, 2, 3))
+        ring.commit(step * period_s, 1000.0 + step * period_s)
+    assert (ring.counters().rate_capped, ring.counters().overwritten) == (5, 2)
+
+
 def test_a_camera_with_frames_in_one_detector_thread_is_not_claimed_by_another() -> None:
     """While one detector thread still has a camera's frames, another thread gets nothing from it; the
     holder may take the next frame (it prepares frame n + 1 while frame n is invoked), in order."""

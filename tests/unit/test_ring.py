@@ -47,6 +47,32 @@ def test_take_latest_returns_freshest_and_counts_skipped_as_dropped() -> None:
     assert (counters.committed, counters.consumed, counters.dropped, counters.pending) == (3, 1, 2, 0)
 
 
+@pytest.mark.parametrize(
+    ("due_mono", "expected"),
+    [
+        (3.5, (1, 1)),  # frame 2 superseded at 3 (not due yet), frame 3 at 4 (due since 3.5)
+        (9.0, (2, 0)),  # due only after every supersession: all of it is the rate cap
+        (1.5, (0, 2)),  # due before both: the consumer was late for each
+    ],
+)
+def test_superseded_frames_are_rate_capped_before_the_consumer_is_due_and_overwritten_after(
+    due_mono: float, expected: tuple[int, int]
+) -> None:
+    """A frame superseded before the consumer's due time counts as rate_capped, one superseded after as overwritten."""
+    ring = FrameRing("cam", 4)
+    produce(ring, 1)
+    frame = ring.take_latest()
+    assert frame is not None
+    ring.release(frame)
+    ring.defer_until(due_mono)
+    for value in (2, 3, 4):
+        produce(ring, value)
+    counters = ring.counters()
+    assert (counters.rate_capped, counters.overwritten) == expected
+    assert counters.dropped == 2
+    assert balanced(counters)
+
+
 def test_take_latest_respects_after_seq() -> None:
     """A frame is returned only if it is newer than after_seq."""
     ring = FrameRing("cam", 3)
