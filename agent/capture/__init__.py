@@ -5,8 +5,9 @@ detector threads take the freshest frames from the rings."""
 
 from agent.capture.frozen import FrozenDetector
 from agent.capture.ring import FrameRing, RingCounters
-from agent.capture.source import FrameSource, OpenCVSource, SourceKind, classify_source, redact
+from agent.capture.source import FrameSource, OpenCVSource
 from agent.capture.worker import CaptureStats, CaptureWorker, StatusListener
+from agent.config.sources import SourceKind, classify_source, redact
 
 __all__ = [
     "CaptureStats",

@@ -1,13 +1,11 @@
 """Camera sources: the FrameSource Protocol and its one real implementation over OpenCV.
 
-Called only by a camera's capture thread. The source string from config goes to
-cv2.VideoCapture and nowhere else (never a shell). Network streams get open and read
+Called only by a camera's capture thread. The source string from config is classified once
+(agent.config.sources) and only its `target` goes to cv2.VideoCapture (never a shell). Network streams get open and read
 timeouts so a dead camera cannot hang the thread for longer than read_timeout_s."""
 
 from __future__ import annotations
 
-import enum
-import re
 from pathlib import Path
 from typing import Protocol
 
@@ -17,45 +15,11 @@ import numpy as np
 from agent.capture.reachability import explain_unreachable
 from agent.capture.scale import FrameSize, detect_size
 from agent.config.schema import CameraConfig
+from agent.config.sources import SourceKind, classify_source, redact
 from agent.errors import SourceError
 from agent.types import Image
 
 MAX_PLAUSIBLE_FPS = 1000.0  # containers sometimes report 90000 (the RTP clock) or 1e9
-_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
-_CREDENTIALS = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*://)[^/@]*@")
-
-
-class SourceKind(enum.Enum):
-    V4L2 = "v4l2"
-    RTSP = "rtsp"
-    HTTP = "http"
-    FILE = "file"
-
-
-def classify_source(source: str) -> SourceKind:
-    """What kind of camera a config `source` string names; SourceError for unknown URL schemes."""
-    text = source.strip()
-    if text.isdigit() or text.startswith(("/dev/video", "/dev/v4l/")):
-        return SourceKind.V4L2
-    match = _SCHEME.match(text)
-    if match is None:
-        return SourceKind.FILE
-    scheme = match.group(1).lower()
-    if scheme in ("rtsp", "rtsps"):
-        return SourceKind.RTSP
-    if scheme in ("http", "https"):
-        return SourceKind.HTTP
-    if scheme == "file":
-        return SourceKind.FILE
-    raise SourceError(
-        f"unsupported camera source scheme {scheme!r} in {redact(text)}: "
-        "use rtsp://, rtsps://, http(s)://, /dev/videoN, a device index or a file path"
-    )
-
-
-def redact(source: str) -> str:
-    """The source with any user:password@ removed, safe for logs and error messages."""
-    return _CREDENTIALS.sub(r"\1***@", source)
 
 
 class FrameSource(Protocol):
@@ -89,7 +53,7 @@ class OpenCVSource:
     def __init__(self, camera: str, config: CameraConfig) -> None:
         self.camera = camera
         self.config = config
-        self.kind = classify_source(config.source)
+        self.source = classify_source(config.source)  # the schema has already accepted it
         self._cap: cv2.VideoCapture | None = None
         self._fps: float | None = None
         self._shape: tuple[int, int, int] | None = None
@@ -97,6 +61,10 @@ class OpenCVSource:
     @property
     def fps(self) -> float | None:
         return self._fps
+
+    @property
+    def kind(self) -> SourceKind:
+        return self.source.kind
 
     @property
     def is_file(self) -> bool:
@@ -123,24 +91,26 @@ class OpenCVSource:
         self._shape = (height, width, 3) if width > 0 and height > 0 else None
 
     def _create_capture(self) -> cv2.VideoCapture:
-        source = self.config.source.strip()
+        """Open `self.source.target`, the string the policy checked, and nothing derived otherwise."""
+        target = self.source.target
         open_ms = int(self.config.open_timeout_s * 1000)
         read_ms = int(self.config.read_timeout_s * 1000)
         if self.kind is SourceKind.V4L2:
-            cap = cv2.VideoCapture(int(source) if source.isdigit() else source, cv2.CAP_V4L2)
+            cap = cv2.VideoCapture(int(target) if target.isdigit() else target, cv2.CAP_V4L2)
             # Best effort: backends that do not support the property ignore it.
             cap.set(cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms)
             self._request_detect_size(cap)
             return cap
         if self.kind is SourceKind.FILE:
-            path = Path(source.removeprefix("file://"))
+            # Absolute, so FFmpeg never reads a "proto:" prefix of a relative name as a protocol.
+            path = Path(target).absolute()
             if not path.is_file():
                 raise SourceError(f"camera {self.camera}: video file {path} does not exist or is not a file")
             return cv2.VideoCapture(str(path), cv2.CAP_FFMPEG, self._decoder_params())
         # OpenCV's FFmpeg backend already prefers RTSP over TCP (rtsp_flags=prefer_tcp)
         # unless OPENCV_FFMPEG_CAPTURE_OPTIONS is set in the environment.
         params = [cv2.CAP_PROP_OPEN_TIMEOUT_MSEC, open_ms, cv2.CAP_PROP_READ_TIMEOUT_MSEC, read_ms]
-        return cv2.VideoCapture(source, cv2.CAP_FFMPEG, [*params, *self._decoder_params()])
+        return cv2.VideoCapture(target, cv2.CAP_FFMPEG, [*params, *self._decoder_params()])
 
     def _decoder_params(self) -> list[int]:
         """FFmpeg decode threads (camera decoder_threads); 0 leaves FFmpeg's default, one per core."""

@@ -21,8 +21,9 @@ from agent.backoff import Backoff
 from agent.capture.frozen import FrozenDetector
 from agent.capture.ring import FrameRing
 from agent.capture.scale import FrameScaler
-from agent.capture.source import FrameSource, OpenCVSource, redact
+from agent.capture.source import FrameSource, OpenCVSource
 from agent.config.schema import CameraConfig
+from agent.config.sources import redact
 from agent.errors import SourceError
 
 logger = logging.getLogger(__name__)

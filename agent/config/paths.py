@@ -14,11 +14,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel
 
 from agent.config.schema import AgentConfig, CameraConfig, ModelConfig
+from agent.config.sources import classify_source
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
-URL_MARKER = "://"
-DEVICE_PREFIX = "/dev/"
 MODEL_SUFFIXES = (".tflite", ".onnx")
 
 
@@ -28,8 +27,8 @@ def resolve_relative_paths(cfg: AgentConfig, base_dir: Path) -> AgentConfig:
     Covers every `Path` field of every sub-model (state_dir, model_dir, model.labels,
     mqtt.password_file, TLS files, and any Path field added later), plus the two string
     fields that may hold paths: model.path (when it contains / or ends with .tflite or .onnx;
-    otherwise it is a catalogue name) and camera sources that are files (not URLs,
-    not /dev/video*, not integer device indices)."""
+    otherwise it is a catalogue name) and camera sources that agent.config.sources classifies
+    as files (a file:// URL is absolute already)."""
     base = Path(os.path.normpath(base_dir.absolute()))
     resolved = _resolve_model_paths(cfg, base)
     model = _resolve_model_config(resolved.model, base)
@@ -40,11 +39,6 @@ def resolve_relative_paths(cfg: AgentConfig, base_dir: Path) -> AgentConfig:
 def is_model_file_path(text: str) -> bool:
     """True when ModelConfig.path names a file rather than a catalogue entry."""
     return "/" in text or text.endswith(MODEL_SUFFIXES)
-
-
-def is_file_source(source: str) -> bool:
-    """True when a camera source is a video file path (not a URL, device node or device index)."""
-    return URL_MARKER not in source and not source.startswith(DEVICE_PREFIX) and not source.isdigit()
 
 
 def _join(base: Path, path: Path) -> Path:
@@ -58,9 +52,10 @@ def _resolve_model_config(model: ModelConfig, base: Path) -> ModelConfig:
 
 
 def _resolve_camera(camera: CameraConfig, base: Path) -> CameraConfig:
-    if not is_file_source(camera.source):
+    path = classify_source(camera.source).file_path
+    if path is None or path.is_absolute():
         return camera
-    return camera.model_copy(update={"source": str(_join(base, Path(camera.source)))})
+    return camera.model_copy(update={"source": str(_join(base, path))})
 
 
 def _resolve_model_paths(model: ModelT, base: Path) -> ModelT:
@@ -91,4 +86,4 @@ def _resolve_value(value: Any, base: Path) -> Any:
     return value
 
 
-__all__ = ["is_file_source", "is_model_file_path", "resolve_relative_paths"]
+__all__ = ["is_model_file_path", "resolve_relative_paths"]

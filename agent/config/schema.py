@@ -20,6 +20,7 @@ from agent.config.metrics import MetricsConfig
 from agent.config.outputs import DiscoveryConfig, SnapshotConfig
 from agent.config.perf import DetectResolution, MotionConfig, RegionsConfig
 from agent.config.remote import RemoteConfigSettings
+from agent.config.sources import classify_source
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -224,6 +225,12 @@ class CameraConfig(StrictModel):
         default_factory=RegionsConfig, description="Detect on model-size crops around motion and tracks."
     )
     anomalies: AnomalyConfig = Field(default_factory=AnomalyConfig, description="Anomaly detection for this camera.")
+
+    @field_validator("source")
+    @classmethod
+    def _openable(cls, source: str) -> str:
+        classify_source(source)  # raises UnsupportedSource (a ValueError) saying what is supported
+        return source
 
     @model_validator(mode="after")
     def _check_backoff(self) -> CameraConfig:

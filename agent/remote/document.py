@@ -20,8 +20,9 @@ from pydantic import BaseModel, ValidationError
 
 from agent.catalog import model_dir_of
 from agent.config.loader import ParseLimits, parse_yaml, validate_document
-from agent.config.paths import is_file_source, is_model_file_path, resolve_relative_paths
+from agent.config.paths import is_model_file_path, resolve_relative_paths
 from agent.config.schema import AgentConfig
+from agent.config.sources import classify_source
 from agent.errors import ConfigError
 from agent.remote.merge_patch import apply_merge_patch
 from agent.remote.protocol import CONFIG_LEVEL, ENVELOPE_LOC, ConfigIssue, split_envelope
@@ -217,13 +218,16 @@ def check_paths(
 
 
 def config_paths(cfg: AgentConfig) -> list[tuple[str, Path]]:
-    """(dotted field, path) for every Path field at any depth, model.path when it is a file, and file sources."""
+    """(dotted field, path) for every Path field at any depth, model.path when it is a file, and the
+    file every file camera will open (classified as the capture thread classifies it: file:// URLs
+    and paths that leave /dev through .. included)."""
     found = list(_path_fields(cfg, ""))
     if is_model_file_path(cfg.model.path):
         found.append(("model.path", Path(cfg.model.path)))
     for name, camera in cfg.cameras.items():
-        if is_file_source(camera.source):
-            found.append((f"cameras.{name}.source", Path(camera.source)))
+        path = classify_source(camera.source).file_path
+        if path is not None:
+            found.append((f"cameras.{name}.source", path))
     return found
 
 

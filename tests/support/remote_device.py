@@ -67,9 +67,13 @@ class RemoteDevice:
         groups: Sequence[str] = (),
         mqtt_settings: dict[str, Any] | None = None,
         remote: dict[str, Any] | None = None,
+        settings: dict[str, Any] | None = None,
+        env: dict[str, str] | None = None,
     ) -> RemoteDevice:
-        """Write the config, subscribe to `<prefix>/#`, start the agent and wait for its first state."""
-        config = base_config(tmp_path, broker, prefix, cameras)
+        """Write the config, subscribe to `<prefix>/#`, start the agent and wait for its first state.
+
+        `settings` are further top-level config keys; `env` is added to the agent's environment."""
+        config = base_config(tmp_path, broker, prefix, cameras, **(settings or {}))
         # Several devices share the session broker: same client id would make them kick each other off.
         config["mqtt"].update({"client_id": f"edge-agent-{prefix}", **(mqtt_settings or {})})
         config["remote_config"] = {"allowed_dirs": [str(d) for d in allowed_dirs], **(remote or {})}
@@ -80,7 +84,7 @@ class RemoteDevice:
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"admin-{uuid.uuid4().hex[:8]}")
         client.connect(broker.host, broker.port)
         client.loop_start()
-        device = cls(AgentProcess(config_path), config_path, subscriber, client, ConfigTopics(prefix, DEVICE))
+        device = cls(AgentProcess(config_path, env), config_path, subscriber, client, ConfigTopics(prefix, DEVICE))
         device.next_state(0, None)
         return device
 

@@ -12,7 +12,7 @@ import yaml
 from pydantic import BaseModel
 
 from agent.config.loader import load_config, load_config_text
-from agent.config.paths import is_file_source, is_model_file_path, resolve_relative_paths
+from agent.config.paths import is_model_file_path, resolve_relative_paths
 from agent.config.schema import AgentConfig
 from tests.support import assets
 
@@ -97,22 +97,6 @@ def test_catalogue_name_is_not_a_path() -> None:
     assert is_model_file_path("x.tflite")
     assert is_model_file_path("sub/x")
     assert not is_model_file_path("yolov8n_int8_416")
-
-
-@pytest.mark.parametrize(
-    ("source", "is_file"),
-    [
-        ("walk.avi", True),
-        ("./a/b.mp4", True),
-        ("/dev/video2", False),
-        ("0", False),
-        ("rtsp://cam/1", False),
-        ("https://cam/mjpeg", False),
-    ],
-)
-def test_is_file_source(source: str, is_file: bool) -> None:
-    """Only video file paths count as file sources."""
-    assert is_file_source(source) is is_file
 
 
 def test_text_loading_keeps_paths_relative() -> None:

@@ -177,6 +177,14 @@ def test_device_cannot_be_renamed_remotely(running: tuple[AgentConfig, RemotePol
         ({"state_dir": "/var/tmp/elsewhere"}, "state_dir"),
         ({"model_dir": "/opt/models"}, "model_dir"),
         ({"cameras": {"clip": {"source": "/home/user/video.mp4"}}}, "cameras.clip.source"),
+        # Issue 12, defect 1: each of these was applied and opened before sources were classified once.
+        ({"cameras": {"clip": {"source": "file:///home/user/video.mp4"}}}, "cameras.clip.source"),
+        ({"cameras": {"clip": {"source": "FILE:///etc/shadow"}}}, "cameras.clip.source"),
+        ({"cameras": {"clip": {"source": "/dev/../home/user/video.mp4"}}}, "cameras.clip.source"),
+        ({"cameras": {"clip": {"source": "/dev/video0/../../etc/shadow"}}}, "cameras.clip.source"),
+        ({"cameras": {"clip": {"source": "//home/user/video.mp4"}}}, "cameras.clip.source"),
+        ({"cameras": {"clip": {"source": "  file:///home/user/video.mp4"}}}, "cameras.clip.source"),
+        ({"cameras": {"clip": {"source": "/home/user/a://b.mp4"}}}, "cameras.clip.source"),
     ],
 )
 def test_paths_outside_allowed_dirs_are_rejected(
@@ -195,7 +203,7 @@ def test_paths_inside_allowed_dirs_are_accepted(running: tuple[AgentConfig, Remo
     patch = {
         "mqtt": {"password": None, "password_file": "mqtt.pw"},
         "model": {"path": str(cfg.state_dir / "models" / "x.tflite"), "labels": "state/labels.txt"},
-        "cameras": {"clip": {"source": "./clip.mp4"}},
+        "cameras": {"clip": {"source": "./clip.mp4"}, "url": {"source": f"file://{policy.base_dir}/clip.mp4"}},
     }
     result = _patch(patch, running)
     assert result.errors == ()

@@ -1,4 +1,4 @@
-"""Camera sources: source strings are classified and redacted; OpenCVSource decodes real files."""
+"""Camera sources: OpenCVSource decodes real files (classification: test_config_sources.py)."""
 
 from __future__ import annotations
 
@@ -7,54 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from agent.capture.source import OpenCVSource, SourceKind, classify_source, redact
+from agent.capture.source import OpenCVSource
 from agent.config.schema import CameraConfig
 from agent.errors import SourceError
 from tests.support import assets
-
-
-@pytest.mark.parametrize(
-    ("source", "kind"),
-    [
-        ("0", SourceKind.V4L2),
-        ("12", SourceKind.V4L2),
-        ("/dev/video0", SourceKind.V4L2),
-        ("/dev/v4l/by-id/usb-Logitech_C920-video-index0", SourceKind.V4L2),
-        ("rtsp://10.0.0.5:554/stream1", SourceKind.RTSP),
-        ("RTSP://user:pw@cam.local/live", SourceKind.RTSP),
-        ("rtsps://cam.example.com:322/s", SourceKind.RTSP),
-        ("http://cam.local/mjpg/video.mjpg", SourceKind.HTTP),
-        ("https://example.com/live/index.m3u8", SourceKind.HTTP),
-        ("/var/lib/videos/yard.mp4", SourceKind.FILE),
-        ("clips/yard.avi", SourceKind.FILE),
-        ("file:///var/lib/videos/yard.mp4", SourceKind.FILE),
-        ("  rtsp://padded/stream  ", SourceKind.RTSP),
-    ],
-)
-def test_classify_source(source: str, kind: SourceKind) -> None:
-    """Each kind of source string maps to the backend that will read it."""
-    assert classify_source(source) is kind
-
-
-@pytest.mark.parametrize("source", ["rtmp://host/live", "udp://239.0.0.1:1234", "ftp://host/clip.mp4"])
-def test_unsupported_scheme_is_a_source_error(source: str) -> None:
-    """A URL scheme we do not read is refused with a message listing the supported ones."""
-    with pytest.raises(SourceError, match="rtsp://"):
-        classify_source(source)
-
-
-@pytest.mark.parametrize(
-    ("source", "shown"),
-    [
-        ("rtsp://admin:hunter2@10.0.0.5/s1", "rtsp://***@10.0.0.5/s1"),
-        ("https://token@cams.example.com/a", "https://***@cams.example.com/a"),
-        ("rtsp://10.0.0.5/s1", "rtsp://10.0.0.5/s1"),
-        ("/dev/video0", "/dev/video0"),
-    ],
-)
-def test_redact_hides_credentials(source: str, shown: str) -> None:
-    """user:password@ never reaches a log line or error message."""
-    assert redact(source) == shown
 
 
 def test_file_source_decodes_every_frame_into_the_given_buffer() -> None:
@@ -86,6 +42,16 @@ def test_buffer_of_wrong_shape_gets_a_new_array() -> None:
         assert image is not small
         assert image.shape == (576, 768, 3)
         assert not small.any()
+    finally:
+        source.close()
+
+
+def test_file_url_opens_the_file_it_names() -> None:
+    """A file:// source opens the path after the scheme, the same path the remote policy checks."""
+    source = OpenCVSource("walkway", CameraConfig(source=f"file://{assets.video(assets.PEDESTRIANS)}"))
+    source.open()
+    try:
+        assert (source.is_file, source.frame_shape) == (True, (576, 768, 3))
     finally:
         source.close()
 
