@@ -2,11 +2,14 @@
 
 The catalogue names well-known COCO detectors with their download URL, checksum and
 label file. `resolve_model` turns ModelConfig.path (a file path or a catalogue name)
-into the model and label files. Called on the main thread at start-up and by the CLI."""
+into the model and label files and checks a catalogue model against its sha256.
+Called on the main thread at start-up and reload, and by the CLI."""
 
 from __future__ import annotations
 
+import hashlib
 import os
+from collections import OrderedDict
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -25,6 +28,8 @@ MIRROR_ENV = "EDGE_AGENT_MODEL_MIRROR"
 CATALOG_FILE = "catalog.yaml"
 SHA256_PATTERN = r"^[0-9a-f]{64}$"
 LABELS_SUFFIX = ".labels.txt"
+HASH_CHUNK_BYTES = 1024 * 1024
+DIGESTS_REMEMBERED = 8  # model files whose digest a running agent keeps (a reload seldom swaps more)
 
 
 class EntryKind(StrEnum):
@@ -103,6 +108,42 @@ class ResolvedModel:
     catalog_entry: CatalogEntry | None
 
 
+@dataclass(frozen=True, slots=True)
+class _FileStamp:
+    path: Path
+    size: int
+    mtime_ns: int
+
+
+class ModelDigests:
+    """sha256 of model files, each hashed once while its size and mtime stay the same.
+
+    One per running agent (the supervisor's), so a reload of an unchanged model costs a stat;
+    a new process hashes again, which also catches a file that rotted on the card in place."""
+
+    def __init__(self) -> None:
+        self._known: OrderedDict[_FileStamp, str] = OrderedDict()
+
+    def sha256(self, path: Path) -> str:
+        stat = path.stat()
+        stamp = _FileStamp(path.resolve(), stat.st_size, stat.st_mtime_ns)
+        digest = self._known.get(stamp)
+        if digest is None:
+            digest = file_sha256(path)
+            self._known[stamp] = digest
+            while len(self._known) > DIGESTS_REMEMBERED:
+                self._known.popitem(last=False)
+        return digest
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def default_catalog_dir() -> Path:
     """$EDGE_AGENT_CATALOG_DIR, else `<repo>/models` beside the agent package."""
     override = os.environ.get(CATALOG_DIR_ENV)
@@ -141,8 +182,11 @@ def pull_command(name: str, dest: Path) -> str:
     return f"{command} (without internet: {command} --mirror {mirror})"
 
 
-def resolve_model(cfg: AgentConfig, catalog: Catalog | None = None) -> ResolvedModel:
-    """Find the model and label files of `cfg.model`; ModelError says how to get a missing one."""
+def resolve_model(cfg: AgentConfig, catalog: Catalog | None = None, digests: ModelDigests | None = None) -> ResolvedModel:
+    """Find the model and label files of `cfg.model`; ModelError says how to get a missing one.
+
+    A catalogue model (by name, or a file named like one) must match the catalogue's sha256:
+    a corrupt file is a ModelError here instead of a detector that silently sees nothing."""
     catalog = catalog if catalog is not None else load_catalog()
     model_dir = model_dir_of(cfg)
     if is_model_file_path(cfg.model.path):
@@ -159,7 +203,24 @@ def resolve_model(cfg: AgentConfig, catalog: Catalog | None = None) -> ResolvedM
                 f"fetch it with: {pull_command(entry.name, model_dir.absolute())}"
             )
     labels_path = _find_labels(cfg, model_path, entry, catalog, model_dir)
+    if entry is not None:
+        _verify(model_path, entry, digests if digests is not None else ModelDigests())
     return ResolvedModel(model_path=model_path, labels_path=labels_path, catalog_entry=entry)
+
+
+def _verify(model_path: Path, entry: CatalogEntry, digests: ModelDigests) -> None:
+    if entry.sha256 is None:
+        return  # the catalogue pins no digest for it (`models list` shows it as unverified)
+    try:
+        actual = digests.sha256(model_path)
+    except OSError as exc:
+        raise ModelError(f"cannot read model file {model_path}: {exc.strerror or exc}") from exc
+    if actual != entry.sha256:
+        raise ModelError(
+            f"model file {model_path} is not the catalogue's {entry.name!r} (sha256 {actual}, expected "
+            f"{entry.sha256}): it is corrupt or another model under that file name; fetch it again with: "
+            f"{pull_command(entry.name, model_path.parent.absolute())}, or give your own model another file name"
+        )
 
 
 def _find_labels(

@@ -18,7 +18,7 @@ import cv2
 
 from agent import __version__
 from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
-from agent.catalog import resolve_model
+from agent.catalog import ModelDigests, resolve_model
 from agent.config.schema import AgentConfig, CameraConfig, Delegate
 from agent.detect import ModelDetector
 from agent.discovery import build_plan, sync_discovery
@@ -66,7 +66,8 @@ class Supervisor:
         self._told_online = (0, 0)  # the camera count last logged
         self._frame_ready = WakeSignal()
         self._started_mono = time.monotonic()
-        self.detectors, self.model_name = load_detectors(config)
+        self._digests = ModelDigests()
+        self.detectors, self.model_name = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.publisher = make_publisher(config)
         self.snapshot_worker = self._make_snapshot_worker()
@@ -182,7 +183,7 @@ class Supervisor:
         detectors, model_name = self.detectors, self.model_name
         if plan.model_reload:
             try:
-                detectors, model_name = load_detectors(new)
+                detectors, model_name = load_detectors(new, self._digests)
             except AgentError as exc:
                 return f"model did not load: {exc}"
         if plan.mqtt_reconnect:
@@ -379,9 +380,9 @@ class Supervisor:
         self.notifier.close()
 
 
-def load_detectors(config: AgentConfig) -> tuple[list[ModelDetector], str]:
+def load_detectors(config: AgentConfig, digests: ModelDigests) -> tuple[list[ModelDetector], str]:
     """One interpreter per model.interpreters; several Edge TPUs are taken one each (":0", ":1", ...)."""
-    resolved = resolve_model(config)
+    resolved = resolve_model(config, digests=digests)
     count = config.model.interpreters
     edgetpu = config.model.delegate is Delegate.EDGETPU and count > 1
     detectors = [

@@ -1,5 +1,6 @@
 """Helpers for the fault-injection tests: a persistent-session subscriber, a persistent broker,
-a read-only view of the agent's SQLite outbox, event-lifecycle checks and process CPU time.
+a read-only view of the agent's SQLite outbox, event-lifecycle checks, a corrupted file copy
+and process CPU time.
 
 Each fault test prints one `FAULT-FIGURES {json}` line with what it measured, so that
 tools/fault_report.py (and `pytest -s`) can show the figures quoted in docs/reliability.md."""
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import threading
 import time
@@ -182,6 +184,15 @@ def wait_outbox(state_dir: Path, predicate: Callable[[OutboxState], bool], timeo
                 return state
         time.sleep(0.2)
     return state
+
+
+def corrupt_copy(source: Path, dest: Path) -> Path:
+    """A copy of `source` with 4 KiB in the middle (a model's weights) overwritten by zeroes; same size."""
+    shutil.copyfile(source, dest)
+    with dest.open("r+b") as handle:
+        handle.seek(dest.stat().st_size // 2)
+        handle.write(bytes(4096))
+    return dest
 
 
 def cpu_seconds(pid: int) -> float:

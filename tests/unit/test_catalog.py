@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from agent.catalog import CATALOG_DIR_ENV, Catalog, CatalogEntry, default_catalog_dir, load_catalog, resolve_model
+from agent.catalog import (
+    CATALOG_DIR_ENV,
+    Catalog,
+    CatalogEntry,
+    ModelDigests,
+    default_catalog_dir,
+    load_catalog,
+    resolve_model,
+)
 from agent.config.loader import load_config_text
 from agent.config.schema import AgentConfig
 from agent.errors import CatalogError, ModelError
 from agent.model_pull import pull_model
 from tests.support import assets
+from tests.support.faults import corrupt_copy
 from tests.support.http_files import serve_directory
 
 REQUIRED = {
@@ -134,9 +145,58 @@ def test_resolve_catalogue_name_in_mirror_dir() -> None:
 
 def test_resolve_falls_back_to_catalogue_labels(tmp_path: Path) -> None:
     """Without labels in model_dir, the catalogue's shipped label file is used."""
-    (tmp_path / "yolov8n_int8_416.tflite").write_bytes(b"model")
+    (tmp_path / assets.YOLO416_MODEL).symlink_to(assets.model(assets.YOLO416_MODEL))
     resolved = resolve_model(config("yolov8n_int8_416", tmp_path))
     assert resolved.labels_path == default_catalog_dir() / "coco80.labels.txt"
+
+
+def test_corrupt_catalogue_model_is_refused_at_load(tmp_path: Path) -> None:
+    """A catalogue model whose bytes differ from the pinned sha256 is a ModelError naming both digests and the fix."""
+    corrupt_copy(assets.model(assets.SSD_MODEL), tmp_path / assets.SSD_MODEL)
+    expected = load_catalog().get("ssd_mobilenet_v1_coco_uint8_300").sha256
+    with pytest.raises(ModelError) as caught:
+        resolve_model(config("ssd_mobilenet_v1_coco_uint8_300", tmp_path))
+    message = str(caught.value)
+    assert f"expected {expected}" in message
+    assert f"sha256 {sha256_of(tmp_path / assets.SSD_MODEL)}" in message
+    assert f"edge-agent models pull ssd_mobilenet_v1_coco_uint8_300 --dest {tmp_path}" in message
+
+
+def test_corrupt_model_given_by_a_catalogue_file_name_is_refused(tmp_path: Path) -> None:
+    """A model path whose file name is a catalogue entry's is checked against that entry's sha256 too."""
+    model = corrupt_copy(assets.model(assets.YOLO416_MODEL), tmp_path / assets.YOLO416_MODEL)
+    with pytest.raises(ModelError, match="is not the catalogue's 'yolov8n_int8_416'"):
+        resolve_model(config(str(model), tmp_path))
+
+
+def test_intact_catalogue_model_by_path_resolves(tmp_path: Path) -> None:
+    """The real model under its catalogue file name passes the check."""
+    model = tmp_path / assets.SSD_MODEL
+    shutil.copyfile(assets.model(assets.SSD_MODEL), model)
+    assert resolve_model(config(str(model), tmp_path)).catalog_entry is not None
+
+
+def test_unverified_catalogue_entry_is_not_checked(tmp_path: Path) -> None:
+    """An entry without a pinned sha256 loads whatever file is there (`models list` shows it unverified)."""
+    entry = load_catalog().get("ssd_mobilenet_v2_coco_quant")
+    assert entry.sha256 is None
+    (tmp_path / entry.file).write_bytes(b"not checked")
+    assert resolve_model(config("ssd_mobilenet_v2_coco_quant", tmp_path)).model_path == tmp_path / entry.file
+
+
+def test_digests_are_cached_by_size_and_mtime(tmp_path: Path) -> None:
+    """ModelDigests hashes a file once while its size and mtime stay; a changed mtime or a new cache hashes again."""
+    model = tmp_path / "m.tflite"
+    model.write_bytes(b"a" * 1000)
+    digests = ModelDigests()
+    first = digests.sha256(model)
+    stamp = model.stat()
+    model.write_bytes(b"b" * 1000)
+    os.utime(model, ns=(stamp.st_atime_ns, stamp.st_mtime_ns))
+    assert digests.sha256(model) == first  # same size and mtime: the cached digest, no second read
+    assert ModelDigests().sha256(model) == sha256_of(model) != first
+    os.utime(model, ns=(stamp.st_atime_ns, stamp.st_mtime_ns + 1))
+    assert digests.sha256(model) == sha256_of(model)
 
 
 def test_missing_catalogue_model_says_how_to_pull(tmp_path: Path) -> None:
