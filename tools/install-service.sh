@@ -92,8 +92,9 @@ install_venv() {
       || die "$PYTHON is $("$PYTHON" -V 2>&1); the agent needs Python >= $MIN_PYTHON"
     if ! "$PYTHON" -c "import ensurepip, venv" 2>/dev/null; then
       log "installing python3-venv"
-      apt-get update -q >&2
-      DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends python3-venv >&2
+      bash "$SRC/tools/apt-get-wait.sh" update -q >&2  # waits while unattended upgrades hold apt's locks
+      DEBIAN_FRONTEND=noninteractive bash "$SRC/tools/apt-get-wait.sh" install -y -q --no-install-recommends \
+        python3-venv >&2
     fi
     log "creating $VENV"
     install -d -m 0755 "$PREFIX"

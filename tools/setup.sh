@@ -21,8 +21,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup: installing system packages: ${missing[*]}" >&2
   SUDO=""
   [ "$(id -u)" -ne 0 ] && SUDO="sudo"
-  $SUDO apt-get update -q >&2
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+  # apt-get-wait.sh: unattended upgrades hold apt's locks for minutes after a fresh boot.
+  # env, not a prefix: sudo drops the caller's environment.
+  $SUDO bash tools/apt-get-wait.sh update -q >&2
+  $SUDO env DEBIAN_FRONTEND=noninteractive bash tools/apt-get-wait.sh install -y -q --no-install-recommends \
+    "${missing[@]}" >&2
 fi
 
 PYTHON=${PYTHON:-python3}

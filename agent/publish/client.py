@@ -4,7 +4,8 @@
 in-memory handoff queue to the outbox thread, which owns the SQLite outbox, feeds paho a
 bounded window and deletes rows on PUBACK. Fast messages are published at once or dropped
 (and counted) while disconnected. The network thread connects, runs paho's loop and
-reconnects with jittered backoff, logging one line per attempt. See docs/mqtt.md."""
+reconnects with jittered backoff, logging one line per attempt (one per minute while another
+client with our id keeps taking the connection over: agent.publish.takeover). See docs/mqtt.md."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from agent.publish.credentials import build_tls_context, resolve_password
 from agent.publish.messages import OutboundMessage, PublisherStats, encode_status
 from agent.publish.outbox import FILE_NAME, Outbox
 from agent.publish.pump import TICK_S, OutboxPump
+from agent.publish.takeover import REPORT_INTERVAL_S, TakeoverReport, TakeoverWatch
 from agent.publish.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -48,10 +50,12 @@ AUTH_REASONS = frozenset({4, 5, 134, 135})
 
 @dataclass(frozen=True, slots=True)
 class _SessionEnd:
-    """Why a connection attempt or session ended: unreachable | auth | refused | lost | error."""
+    """Why a connection attempt or session ended: unreachable | auth | refused | lost | error.
+    `connected_s`: how long the broker had accepted the session (None: it never did)."""
 
     kind: str
     detail: str
+    connected_s: float | None = None
 
 
 class MqttPublisher:
@@ -72,15 +76,16 @@ class MqttPublisher:
         self._credentials_dir = credentials_dir
         self._clock = clock
         self.topics = Topics(cfg.topic_prefix, device_id)
-        self._client = self._make_client(device_id, resolve_password(cfg, credentials_dir))
-        self._connected = threading.Event()
+        self._client_id = cfg.client_id or f"edge-agent-{device_id}"
+        self._client = self._make_client(resolve_password(cfg, credentials_dir))
+        self._connected = threading.Event()  # CONNACK accepted: paho may be given messages
+        self._online = threading.Event()  # ...and the broker has acknowledged `online`: "connected" to callers
         self._stopping = threading.Event()  # no new connection attempts
         self._hangup = threading.Event()  # send DISCONNECT and end the session
         self._pump = OutboxPump(outbox_cfg, cfg.qos, self._publish_row, self._connected)
         self._outbox_ready = threading.Event()
         self._outbox_error: PublishError | None = None
         self._lock = threading.Lock()  # guards the state below; never held by paho while it calls us
-        self._connections = 0
         self._connack_reason: ReasonCode | None = None
         self._disconnect_reason = ""
         self._subscriptions: dict[str, Handler] = {}
@@ -88,12 +93,13 @@ class MqttPublisher:
         self._retained_pending_bytes = 0
         self._counts = {"published": 0, "publish_failures": 0, "fast_dropped": 0, "connect_attempts": 0}
         self._last_loss_log_mono = -LOSS_LOG_INTERVAL_S
+        self._takeover = TakeoverWatch()
         self._threads: list[threading.Thread] = []
 
-    def _make_client(self, device_id: str, password: str | None) -> mqtt.Client:
+    def _make_client(self, password: str | None) -> mqtt.Client:
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
-            client_id=self._cfg.client_id or f"edge-agent-{device_id}",
+            client_id=self._client_id,
             clean_session=True,  # see docs/mqtt.md: delivery relies on paho's resend + our outbox, not the session
             protocol=mqtt.MQTTv311,
         )
@@ -164,10 +170,12 @@ class MqttPublisher:
 
     @property
     def connected(self) -> bool:
-        return self._connected.is_set()
+        """True once the broker has acknowledged this session's retained `online`: a client subscribing
+        now gets it as retained. State deferred while disconnected (snapshots: megabytes) follows it."""
+        return self._online.is_set()
 
     def wait_connected(self, timeout_s: float) -> bool:
-        return self._connected.wait(timeout_s)
+        return self._online.wait(timeout_s)
 
     def stats(self) -> PublisherStats:
         view = self._pump.view()
@@ -175,7 +183,7 @@ class MqttPublisher:
             counts = dict(self._counts)
         oldest = view.oldest_created_wall
         return PublisherStats(
-            connected=self._connected.is_set(),
+            connected=self._online.is_set(),
             outbox_depth=view.depth,
             outbox_oldest_age_s=max(0.0, self._clock() - oldest) if oldest is not None else 0.0,
             outbox_evicted=view.evicted,
@@ -248,12 +256,16 @@ class MqttPublisher:
         # callback returns, and new messages must queue behind them (see _announce).
         self._connack_reason = reason
 
-    def _announce(self) -> None:
-        """After a successful CONNACK was fully handled: status, subscriptions, deferred state, outbox."""
+    def _announce(self) -> mqtt.MQTTMessageInfo:
+        """After a successful CONNACK was fully handled: status, subscriptions, deferred state, outbox.
+
+        Returns the `online` publish: the session counts as connected once the broker acknowledges
+        it. paho only queues it here; the network thread writes it on its next loop."""
         online = encode_status(self.topics, online=True)
         with self._lock:
-            self._connections += 1
-            self._client.publish(online.topic, online.payload, qos=online.qos, retain=True)
+            info = self._client.publish(online.topic, online.payload, qos=online.qos, retain=True)
+            if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                self._counts["publish_failures"] += 1
             for topic_filter in self._subscriptions:
                 self._client.subscribe(topic_filter, qos=SUBSCRIBE_QOS)
             pending, self._retained_pending, self._retained_pending_bytes = self._retained_pending, {}, 0
@@ -261,14 +273,18 @@ class MqttPublisher:
                 self._client.publish(msg.topic, msg.payload, qos=msg.qos, retain=True)
             self._connected.set()
         self._pump.on_connected()
-        log.info(
-            "connected to MQTT broker %s:%d as %s", self._cfg.host, self._cfg.port, self._cfg.username or "anonymous"
-        )
+        return info
+
+    def _log_connected(self) -> None:
+        level = logging.DEBUG if self._takeover.suspected else logging.INFO  # the takeover report says it all
+        where, user = f"{self._cfg.host}:{self._cfg.port}", self._cfg.username or "anonymous"
+        log.log(level, "connected to MQTT broker %s as %s", where, user)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, reason: ReasonCode, _p: Any) -> None:
         # paho may call this with its message lock held (from a write inside CONNACK handling)
         # while another thread holds our lock inside publish(): so take no lock of ours.
         self._connected.clear()
+        self._online.clear()
         self._disconnect_reason = str(reason)
         self._pump.wake()
 
@@ -280,19 +296,26 @@ class MqttPublisher:
     def _run_network(self) -> None:
         backoff = Backoff(self._cfg.reconnect_initial_s, self._cfg.reconnect_max_s)
         while not self._stopping.is_set():
-            connections_before = self._connections
             try:
                 ended = self._run_session()
             except Exception as exc:  # the one broad catch of this worker loop
                 log.exception("unexpected error in the MQTT network loop")
                 ended = _SessionEnd("error", f"unexpected error in the MQTT network loop: {exc}")
             self._connected.clear()
+            self._online.clear()
             if self._stopping.is_set():
                 break
-            if self._connections != connections_before:
-                backoff.reset()  # a session that got connected starts the backoff over
+            report = None
+            if ended.connected_s is not None:
+                if ended.kind == "lost":
+                    report = self._takeover.session_dropped(ended.connected_s, time.monotonic())
+                if not self._takeover.suspected:
+                    backoff.reset()  # a session that got connected starts the backoff over, unless it was taken over
             delay = backoff.next_delay_s()
-            self._log_retry(ended, delay)
+            if report is not None:
+                self._log_takeover(report, delay)
+            else:
+                self._log_retry(ended, delay)
             self._stopping.wait(delay)
 
     def _run_session(self) -> _SessionEnd:
@@ -307,22 +330,59 @@ class MqttPublisher:
         except OSError as exc:  # refused, unreachable, timeout, TLS handshake/verification
             return _SessionEnd("unreachable", f"cannot connect to MQTT broker {where}: {exc}")
         rc = MQTTErrorCode.MQTT_ERR_SUCCESS
-        hung_up = announced = False
+        hung_up = False
+        accepted_mono: float | None = None
+        online: mqtt.MQTTMessageInfo | None = None  # announced, not yet acknowledged
         while rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
             if self._hangup.is_set() and not hung_up:
                 hung_up = True
                 self._client.disconnect()  # paho sends DISCONNECT, closes, and the next loop() ends the session
             rc = self._client.loop(timeout=LOOP_TIMEOUT_S)
-            accepted = self._connack_reason is not None and not self._connack_reason.is_failure
-            if accepted and not announced and rc == MQTTErrorCode.MQTT_ERR_SUCCESS:
-                announced = True
-                self._announce()
+            if rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                break
+            if accepted_mono is None and self._connack_reason is not None and not self._connack_reason.is_failure:
+                accepted_mono = time.monotonic()
+                online = self._announce()
+            if accepted_mono is not None:
+                online = self._session_up(online, time.monotonic() - accepted_mono)
         refused = self._connack_reason
         if refused is not None and refused.is_failure:
             kind = "auth" if refused.value in AUTH_REASONS else "refused"
             return _SessionEnd(kind, str(refused))
         why = ", ".join(filter(None, (rc.name, self._disconnect_reason)))
-        return _SessionEnd("lost", f"lost connection to MQTT broker {where} ({why})")
+        connected_s = time.monotonic() - accepted_mono if accepted_mono is not None else None
+        return _SessionEnd("lost", f"lost connection to MQTT broker {where} ({why})", connected_s)
+
+    def _session_up(self, online: mqtt.MQTTMessageInfo | None, up_s: float) -> mqtt.MQTTMessageInfo | None:
+        """Each loop of an accepted session: report "connected" once the broker has acknowledged `online`,
+        and end a takeover streak once the session has held. Returns `online` while still unacknowledged."""
+        if online is not None and _acknowledged(online):
+            online = None
+            self._online.set()
+            self._log_connected()
+        if self._takeover.drops and up_s >= self._takeover.short_session_s:
+            suspected, drops = self._takeover.suspected, self._takeover.session_lasted()
+            if suspected:
+                log.info("the MQTT connection has held for %.0f s now, after %d the broker ended early", up_s, drops)
+        return online
+
+    def _log_takeover(self, report: TakeoverReport, delay_s: float) -> None:
+        log.error(
+            "MQTT broker %s:%d ended this agent's connection %d times in %.0f s, each soon after accepting it: "
+            "most likely another client connects with the same client id %r, and the broker drops the older of "
+            "the two each time. Give every device its own device_id (or mqtt.client_id) and make the broker tie "
+            "client ids to user names (use_username_as_clientid, see docs/deploy.md). Less likely: the broker "
+            "closes the connection over something this agent sends (see the broker's log). %d new since the "
+            "last report; retrying in %.1f s; each drop is logged at DEBUG, this report at most every %.0f s",
+            self._cfg.host,
+            self._cfg.port,
+            report.drops,
+            report.streak_s,
+            self._client_id,
+            report.new_drops,
+            delay_s,
+            REPORT_INTERVAL_S,
+        )
 
     def _log_retry(self, ended: _SessionEnd, delay_s: float) -> None:
         """One line per failed attempt; the backoff keeps them at most one per delay."""
@@ -337,7 +397,8 @@ class MqttPublisher:
         elif ended.kind == "refused":
             log.error("MQTT broker refused the connection (reason %s); retrying in %.1f s", ended.detail, delay_s)
         else:
-            log.warning("%s; retrying in %.1f s", ended.detail, delay_s)
+            level = logging.DEBUG if self._takeover.suspected else logging.WARNING  # _log_takeover reports them
+            log.log(level, "%s; retrying in %.1f s", ended.detail, delay_s)
 
     def _refresh_password(self) -> None:
         """Re-read a password file or credential so a fixed secret is used without a restart."""
@@ -366,6 +427,17 @@ class MqttPublisher:
 
     def _publish_row(self, topic: str, payload: bytes, qos: int, retain: bool) -> mqtt.MQTTMessageInfo:
         return self._client.publish(topic, payload, qos=qos, retain=retain)
+
+
+def _acknowledged(info: mqtt.MQTTMessageInfo) -> bool:
+    """PUBACK received (QoS 1) or written to the socket (QoS 0). A publish paho refused (its queue
+    full of messages re-sent from the last session) counts too: the session is up, just not announced."""
+    try:
+        return info.is_published()
+    except ValueError:  # MQTT_ERR_QUEUE_SIZE
+        return True
+    except RuntimeError:  # no connection: this session is ending
+        return False
 
 
 def _disable_nagle(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -21,10 +24,11 @@ import psutil
 import pytest
 
 from agent.config.schema import MqttConfig, OutboxConfig
-from agent.publish import messages
+from agent.publish import messages, takeover
 from agent.publish.client import MqttPublisher
 from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
 from tests.support.broker import MosquittoBroker, free_port
+from tests.support.reply_gate import ReplyGate
 from tests.support.schemas import validate_payload
 from tests.support.subscriber import Subscriber
 
@@ -135,6 +139,26 @@ def test_status_online_on_connect_and_offline_retained_on_clean_stop(
         after.close()
 
 
+def test_connected_only_once_the_broker_has_acknowledged_online(
+    broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """A publisher whose `online` has gone to the broker but is not yet acknowledged does not report connected."""
+    with ReplyGate(broker.port) as gate:
+        publisher = start(started, mqtt_cfg(gate.port, topic_prefix), tmp_path)
+        assert gate.client_spoke_after_connack.wait(10), "the publisher sent nothing after the CONNACK"
+        assert not publisher.connected  # the broker's PUBACK is held by the gate
+        assert not publisher.stats().connected
+        gate.release()
+        assert publisher.wait_connected(10)
+        late = Subscriber(broker.host, broker.port, f"{topic_prefix}/{DEVICE}/status")
+        try:
+            assert late.wait_for(lambda ms: len(ms) >= 1, 10)
+            assert (late.snapshot()[0].payload, late.snapshot()[0].retain) == (b"online", True)
+        finally:
+            late.close()
+        publisher.stop(timeout_s=2.0)  # while the gate still relays its `offline` and DISCONNECT
+
+
 def test_durable_messages_sent_during_an_outage_arrive_once_in_order(
     private_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
 ) -> None:
@@ -207,12 +231,21 @@ def test_retained_state_sent_while_down_is_published_on_connect(
         publisher.send(messages.encode_count(publisher.topics, "door", "person", count))
     private_broker.start()
     assert publisher.wait_connected(10)
-    subscriber = Subscriber(private_broker.host, private_broker.port, publisher.topics.count("door", "person"))
+    topic = publisher.topics.count("door", "person")
+    # "connected" covers `online` only, so the count may still be on its way: once a first subscriber
+    # has it (retained, or live if it came later), the broker holds it, and a later one gets it retained.
+    first = Subscriber(private_broker.host, private_broker.port, topic)
     try:
-        assert subscriber.wait_for(lambda ms: len(ms) >= 1, 10)
-        assert [(m.payload, m.retain) for m in subscriber.snapshot()] == [(b"5", True)]
+        assert first.wait_for(lambda ms: len(ms) >= 1, 10)
+        assert [m.payload for m in first.snapshot()] == [b"5"]
     finally:
-        subscriber.close()
+        first.close()
+    late = Subscriber(private_broker.host, private_broker.port, topic)
+    try:
+        assert late.wait_for(lambda ms: len(ms) >= 1, 10)
+        assert [(m.payload, m.retain) for m in late.snapshot()] == [(b"5", True)]
+    finally:
+        late.close()
     assert publisher.stats().fast_dropped == 0
 
 
@@ -339,3 +372,126 @@ def test_broker_connection_sends_without_nagle_delay(
     assert len(ours) == 1, ours  # only the publisher talks to this broker
     with socket.socket(fileno=os.dup(ours[0].fd)) as sock:
         assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) != 0
+
+
+DEPLOY_DOC = REPO / "docs" / "deploy.md"
+DOC_PASSWORD_FILE = "/etc/mosquitto/passwd"
+TIED_IDS = "use_username_as_clientid true"
+
+
+class Impostor:
+    """A paho client using another client's id, reconnecting (paho's 1 s delay) each time it is knocked off."""
+
+    def __init__(self, port: int, client_id: str) -> None:
+        self.connects = 0
+        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client.on_connect = self._on_connect
+        self._client.connect("127.0.0.1", port)
+        self._client.loop_start()
+
+    def _on_connect(self, *_args: Any) -> None:
+        self.connects += 1
+
+    def close(self) -> None:
+        self._client.loop_stop()
+        self._client.disconnect()
+
+
+def test_client_id_takeover_is_reported_in_one_error_not_a_warning_per_drop(
+    broker: MosquittoBroker,
+    topic_prefix: str,
+    tmp_path: Path,
+    started: list[MqttPublisher],
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Another client taking the agent's client id over and over gets one ERROR naming the takeover after
+    SUSPECT_DROPS drops; the drops after it are logged at DEBUG, and further reports are rate-limited."""
+    caplog.set_level(logging.DEBUG, logger="agent.publish.client")
+    client_id = f"agent-{topic_prefix}"
+    publisher = start(started, mqtt_cfg(broker.port, topic_prefix, client_id=client_id), tmp_path)
+    assert publisher.wait_connected(10)
+    impostor = Impostor(broker.port, client_id)
+    try:
+        assert wait_until(lambda: publisher.stats().connect_attempts >= takeover.SUSPECT_DROPS + 5, timeout_s=60)
+    finally:
+        impostor.close()
+    publisher.stop(timeout_s=2.0)
+    records = [r for r in caplog.records if r.name == "agent.publish.client"]
+    reports = [r for r in records if "same client id" in r.getMessage()]
+    assert reports, "no takeover report"
+    assert all(r.levelno == logging.ERROR for r in reports)
+    assert client_id in reports[0].getMessage()
+    assert "use_username_as_clientid" in reports[0].getMessage()
+    assert all(b.created - a.created >= takeover.REPORT_INTERVAL_S for a, b in itertools.pairwise(reports))
+    lost = [r for r in records if r.getMessage().startswith("lost connection")]
+    before = [r for r in lost if r.created <= reports[0].created]
+    assert [r.levelno for r in before] == [logging.WARNING] * (takeover.SUSPECT_DROPS - 1)
+    after = [r for r in lost if r.created > reports[0].created]
+    assert len(after) >= 4
+    assert {r.levelno for r in after} == {logging.DEBUG}
+    assert impostor.connects >= takeover.SUSPECT_DROPS
+
+
+def documented_broker_setup(password_file: Path, tied_ids: bool) -> str:
+    """The `# mosquitto.conf:` block of docs/deploy.md with the test's password file (and, for the
+    control case, without use_username_as_clientid)."""
+    found = re.search(
+        r"^(# mosquitto\.conf:.*?)^```", DEPLOY_DOC.read_text(encoding="utf-8"), flags=re.DOTALL | re.MULTILINE
+    )
+    assert found is not None, f"no '# mosquitto.conf:' block in {DEPLOY_DOC}"
+    block = found.group(1)
+    assert DOC_PASSWORD_FILE in block
+    assert TIED_IDS in block
+    block = block.replace(DOC_PASSWORD_FILE, str(password_file))
+    return block if tied_ids else block.replace(TIED_IDS, "")
+
+
+def connect_and_mark(port: int, client_id: str, login: tuple[str, str], marker_topic: str) -> None:
+    """Connect with `client_id` as another user, publish one marker (QoS 1, acknowledged), disconnect."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.username_pw_set(*login)
+    accepted = threading.Event()
+    client.on_connect = lambda *_a: accepted.set()
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        assert accepted.wait(10), "the broker did not accept the intruder"
+        client.publish(marker_topic, b"marker", qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+@pytest.mark.parametrize("tied_ids", [True, False], ids=["documented", "without-use_username_as_clientid"])
+def test_documented_broker_setup_stops_a_client_of_another_user_taking_the_agents_id(
+    tied_ids: bool, private_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path, started: list[MqttPublisher]
+) -> None:
+    """With the broker setup of docs/deploy.md, a client of another user sending the agent's client id
+    leaves the agent connected; without use_username_as_clientid the same client knocks it off."""
+    password_file = tmp_path / "passwd"
+    users = {DEVICE: "dev1-pw", "intruder": "intruder-pw", "watcher": "watcher-pw"}
+    for user, password in users.items():
+        flags = ["-c"] if not password_file.exists() else []
+        subprocess.run(["mosquitto_passwd", *flags, "-b", str(password_file), user, password], check=True)
+    private_broker.anonymous = False
+    private_broker.extra_config = "user root\n" + documented_broker_setup(password_file, tied_ids)
+    private_broker.start()
+    cfg = mqtt_cfg(private_broker.port, topic_prefix, username=DEVICE, password=users[DEVICE])
+    client_id = f"edge-agent-{DEVICE}"
+    publisher = start(started, cfg, tmp_path / "state")
+    assert publisher.wait_connected(10)
+    watcher = Subscriber(
+        private_broker.host, private_broker.port, f"{topic_prefix}/#", username="watcher", password=users["watcher"]
+    )
+    try:
+        for n in range(1, 4):
+            connect_and_mark(private_broker.port, client_id, ("intruder", users["intruder"]), f"{topic_prefix}/marker")
+            # The broker sent a knocked-off agent's will before the marker, down the same connection to the watcher.
+            assert watcher.wait_for(lambda ms, n=n: len([m for m in ms if m.topic.endswith("/marker")]) == n, 10)
+        knocked_off = any(m.payload == b"offline" for m in watcher.on(f"{DEVICE}/status"))
+    finally:
+        watcher.close()
+    assert knocked_off is not tied_ids
+    if tied_ids:
+        assert publisher.connected
+        assert publisher.stats().connect_attempts == 1
