@@ -236,8 +236,17 @@ def _removed_camera_drops_its_toggles(device: Device) -> None:
         device.wait_payload(t.toggle_state("crossing", toggle), b"", removed)
     stored = json.loads((device.config_path.parent / "state" / TOGGLES_FILE).read_text())
     assert stored["cameras"] == {"walkway": {"detect": False}}
-    removals = [m for m in device.subscriber.snapshot() if m.ts_mono > removed and m.payload == b""]
-    assert any("/switch/" in m.topic and "crossing_detect" in m.topic for m in removals), "HA switch not removed"
+    # The discovery removal and config/state go out on different topics (and publish paths), so
+    # their arrival order is not defined: wait for the removal instead of expecting it first.
+    device.wait("HA switch not removed", lambda: _switch_removed(device, "crossing_detect", removed))
+
+
+def _switch_removed(device: Device, entity: str, after_mono: float) -> bool:
+    """True once an empty retained payload has cleared the Home Assistant switch `entity`."""
+    return any(
+        m.ts_mono > after_mono and m.payload == b"" and "/switch/" in m.topic and entity in m.topic
+        for m in device.subscriber.snapshot()
+    )
 
 
 def _discovery_config(device: Device, component: str, name: str) -> Received:
