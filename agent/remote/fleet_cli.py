@@ -28,7 +28,6 @@ from agent.errors import ConfigError
 from agent.publish.credentials import build_tls_context, resolve_password
 from agent.remote.protocol import (
     REQUEST_ID_KEY,
-    ApplyStatus,
     ConfigState,
     ConfigTopics,
     RequestKind,
@@ -150,7 +149,7 @@ def status(
     mqtt_cfg: MqttConfig | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Print the device's retained config/state. Returns 0 applied, 1 rejected/rolled back, 2 none."""
+    """Print the device's retained config/state. Returns 0 applied (ApplyStatus.succeeded), 1 rejected/rolled back, 2 none."""
     state_filter = ConfigTopics(prefix, device_id).state()
     return exit_code(_exchange(host, port, mqtt_cfg, state_filter, None, None, 1, timeout_s, out))
 
@@ -169,7 +168,7 @@ def envelope(file: Path, request_id: str, limits: ParseLimits | None = None) -> 
 def exit_code(answers: list[Answer]) -> int:
     if not answers:
         return EXIT_NO_ANSWER
-    if all(answer.state.status is ApplyStatus.APPLIED for answer in answers):
+    if all(answer.state.status.succeeded for answer in answers):
         return EXIT_APPLIED
     return EXIT_FAILED
 
