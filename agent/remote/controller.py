@@ -1,6 +1,6 @@
-"""Runs remote configuration requests as transactions on the supervisor's (main) thread.
+"""Runs remote configuration requests as transactions on the config thread (agent.remote.worker).
 
-MQTT handlers (paho's thread) only put requests in the byte-bounded inbox. The main thread
+MQTT handlers (paho's thread) only put requests in the byte-bounded inbox. The config thread
 coalesces what waits (the last one wins), validates, persists, asks the supervisor to
 reconcile, rolls back on failure and answers every request on the retained config/state.
 SIGHUP and config-file changes take the same path."""
@@ -67,7 +67,8 @@ class Outcome:
 
 
 class RemoteConfigController:
-    """One per agent; every method except `enqueue` runs on the main thread."""
+    """One per agent; `start` runs on the main thread before the config thread exists, `enqueue` on
+    paho's thread, every other method on the config thread."""
 
     def __init__(self, target: ConfigTarget, config_path: Path) -> None:
         self._target = target

@@ -1,6 +1,6 @@
 """Plans a live reconcile from the running config to a new one: which cameras to start, stop
 or restart and which subsystems to rebuild. Pure (two frozen configs in, a frozen plan out);
-called by the supervisor on the main thread before it touches any worker."""
+called on the config thread before the supervisor touches any worker."""
 
 from __future__ import annotations
 
