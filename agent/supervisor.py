@@ -49,6 +49,8 @@ JOIN_TIMEOUT_S = 2.0
 READY_FRAME_WAIT_S = 10.0
 PUBLISHER_STOP_TIMEOUT_S = 2.0
 CONFIG_JOIN_TIMEOUT_S = 10.0  # an apply under way when the stop comes may finish its camera
+# Removed cameras' buffers are freed as their lanes drain, after the apply: trim again then.
+LATE_TRIMS_S = (1.0, 3.0, 6.0)
 HELD_MESSAGES_MAX = 10_000  # messages kept in memory while the broker connection is swapped
 
 
@@ -84,6 +86,7 @@ class Supervisor:
         self.cameras: dict[str, CameraUnit] = {}
         self.remote = RemoteConfigController(self, config_path)
         self.config_worker = ConfigWorker(self)
+        self._trims_due: list[float] = []  # config thread: late trims after cameras were removed
 
     def send(self, message: OutboundMessage) -> None:
         """Every outbound message goes through here, so a broker reconnect can swap the publisher.
@@ -185,6 +188,9 @@ class Supervisor:
         self.remote.process_pending()
         self.toggles.process_pending()
         self.remote.watch_file(now_mono)
+        if self._trims_due and now_mono >= self._trims_due[0]:
+            self._trims_due.pop(0)
+            release_memory()
 
     def apply_config(self, new: AgentConfig, plan: ReconcilePlan) -> str | None:
         """Move the running agent to `new`, touching only what changed.
@@ -212,6 +218,7 @@ class Supervisor:
             self.config_worker.beat()
         if plan.cameras_removed:
             release_memory()
+            self._trims_due = [time.monotonic() + delay for delay in LATE_TRIMS_S]
         self.toggles.forget_missing(new.cameras)
         if plan.mqtt_reconnect:
             self.toggles.use_topics(self.publisher.topics, self.subscribe)
