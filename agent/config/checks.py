@@ -18,7 +18,7 @@ from agent.config.schema import AgentConfig, CameraConfig
 from agent.config.sources import classify_source
 from agent.config.suggest import did_you_mean
 from agent.detect.labels import is_reportable, load_labels
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError, CatalogError, ConfigError
 
 log = logging.getLogger(__name__)
 Loc = tuple[str | int, ...]
@@ -67,8 +67,10 @@ def _label_findings(cfg: AgentConfig, catalog: Catalog | None) -> Iterator[Findi
         resolved = resolve_model(cfg, catalog)
         known = tuple(label for label in load_labels(resolved.labels_path) if is_reportable(label))
     except AgentError as exc:
-        # An operator's own label path must exist; a catalogue model may still be pulled later.
-        yield Finding(where, f"labels not checked: {exc}", blocking=cfg.model.labels is not None)
+        # An unknown catalogue name or the operator's own label path cannot work; a catalogue
+        # model not pulled yet may be pulled later, so that one is only a warning.
+        blocking = isinstance(exc, CatalogError) or cfg.model.labels is not None
+        yield Finding(where, f"labels not checked: {exc}", blocking=blocking)
         return
     model = cfg.model.path
     for loc, label in _labels_used(cfg):
