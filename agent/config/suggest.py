@@ -1,4 +1,4 @@
-""""Did you mean" hints for typo'd config keys and labels, from difflib's close matches.
+""" "Did you mean" hints for typo'd config keys and labels, from difflib's close matches.
 
 Pure: no I/O. Called by the loader (unknown keys) and agent.config.checks (unknown labels)."""
 
