@@ -18,7 +18,7 @@ from agent.config.schema import AgentConfig, CameraConfig
 from agent.config.sources import classify_source
 from agent.config.suggest import did_you_mean
 from agent.detect.labels import is_reportable, load_labels
-from agent.errors import AgentError, CatalogError, ConfigError
+from agent.errors import AgentError, ConfigError
 
 log = logging.getLogger(__name__)
 Loc = tuple[str | int, ...]
@@ -67,9 +67,9 @@ def _label_findings(cfg: AgentConfig, catalog: Catalog | None) -> Iterator[Findi
         resolved = resolve_model(cfg, catalog)
         known = tuple(label for label in load_labels(resolved.labels_path) if is_reportable(label))
     except AgentError as exc:
-        # An unknown catalogue name or the operator's own label path cannot work; a catalogue
-        # model not pulled yet may be pulled later, so that one is only a warning.
-        blocking = isinstance(exc, CatalogError) or cfg.model.labels is not None
+        # The operator's own label path must exist. Model problems stay warnings here: a catalogue
+        # model may be pulled later, and start-up (or a remote apply's rollback) reports them anyway.
+        blocking = cfg.model.labels is not None
         yield Finding(where, f"labels not checked: {exc}", blocking=blocking)
         return
     model = cfg.model.path

@@ -98,7 +98,8 @@ def _parse(payload: bytes, running: AgentConfig, policy: RemotePolicy, source: s
         return RemoteResult(envelope.request_id, None, _issues_of(exc))
     config = resolve_relative_paths(parsed, policy.base_dir)
     issues = check_identity(config, running) + check_paths(config, policy.allowed_dirs, policy.known_paths)
-    issues += [ConfigIssue(f.dotted, f.msg) for f in check_config(config) if f.blocking]
+    if not issues:  # only then: never probe the disk at paths the policy refuses
+        issues = [ConfigIssue(f.dotted, f.msg) for f in check_config(config) if f.blocking]
     return RemoteResult(envelope.request_id, None if issues else config, tuple(issues))
 
 
