@@ -88,6 +88,7 @@ def _unworkable_edit(device: RemoteDevice) -> None:
     with `file:line: field: message` lines; both cameras keep detecting."""
     version = device.version
     document = device.file_document()
+    document["cameras"]["crossing"]["detect_fps"] = 3.0  # the broken edit's -1 is still in the file
     document["cameras"]["crossing"]["objects"] = ["persn"]
     document["cameras"]["walkway"]["source"] = str(device.config_path.parent / "absent.mp4")
     before = len(device.states())
