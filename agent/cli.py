@@ -42,7 +42,8 @@ def configure_logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
-    cfg = load_checked_config(config_path, warn=_warn)
+    # A model the check could not read is not a warning here: start-up loads it next and fails with one line.
+    cfg = load_checked_config(config_path, warn=lambda _line: None)
     configure_logging(args.log_level or cfg.log_level)
     from agent.app import run_agent  # lazy: the other commands must work without the runtime stack
 
