@@ -1,6 +1,6 @@
 """Cross-checks of a valid config against the outside world: labels against the model's label file,
 file sources against the disk. One entry, `check_config`, serves check-config, start-up, SIGHUP reload
-and remote config apply. Called on the main thread (CLI, start-up, reload) and the remote-config thread."""
+and remote config apply. Called on the main thread (the CLI, and the supervisor's config controller)."""
 
 from __future__ import annotations
 
