@@ -116,7 +116,7 @@ def render(summary: Summary, host: str, port: int) -> str:
         "events per label (distinct event_id):",
         *_rows(summary.events_by_label),
         "line totals (a_to_b / b_to_a from the last count; crossing messages received):",
-        *[f"  {k:<24} {t.a_to_b:>5} / {t.b_to_a:<5} {t.crossings:>5} crossings" for k, t in summary.lines.items()],
+        *[f"  {k:<40} {t.a_to_b:>5} / {t.b_to_a:<5} {t.crossings:>5} crossings" for k, t in summary.lines.items()],
         *([] if summary.lines else ["  (none)"]),
         "anomalies by kind (distinct anomaly_id):",
         *_rows(summary.anomalies_by_kind),
@@ -128,7 +128,7 @@ def render(summary: Summary, host: str, port: int) -> str:
 
 
 def _rows(counts: dict[str, int]) -> list[str]:
-    return [f"  {name:<40} {n:>6}" for name, n in counts.items()] or ["  (none)"]
+    return [f"  {name:<48} {n:>6}" for name, n in counts.items()] or ["  (none)"]
 
 
 __all__ = ["LineTotal", "Summary", "SummaryBuilder", "render"]
