@@ -351,6 +351,7 @@ class Supervisor:
             model=self.model_name,
             cameras=cameras,
             publisher=self.publisher.stats(),
+            ts_wall=time.time(),
         )
 
     def publish_stats(self) -> None:

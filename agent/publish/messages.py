@@ -96,6 +96,7 @@ class StatsSnapshot:
     model: str
     cameras: Mapping[str, CameraStats]
     publisher: PublisherStats
+    ts_wall: float  # when the snapshot was taken: a reader's "last seen" for a stopped device
 
 
 def new_msg_id() -> str:
@@ -188,6 +189,7 @@ def encode_stats(topics: Topics, snapshot: StatsSnapshot) -> OutboundMessage:
         "schema_version": SCHEMA_VERSION,
         "device_id": topics.device_id,
         "version": snapshot.version,
+        "ts": _r(snapshot.ts_wall, TS_DIGITS),
         "uptime_s": _r(snapshot.uptime_s, 1),
         "runtime": snapshot.runtime,
         "model": snapshot.model,
