@@ -17,10 +17,12 @@ from pathlib import Path
 import cv2
 
 from agent import __version__
+from agent.anomaly.storage import FullDisk, outbox_loss
 from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
 from agent.catalog import ModelDigests, resolve_model
 from agent.config.schema import AgentConfig, CameraConfig, Delegate
 from agent.detect import ModelDetector
+from agent.discovery import STATE_FILE as DISCOVERY_STATE_FILE
 from agent.discovery import build_plan, sync_discovery
 from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
@@ -66,6 +68,7 @@ class Supervisor:
         self._told_online = (0, 0)  # the camera count last logged
         self._frame_ready = WakeSignal()
         self._started_mono = time.monotonic()
+        self._full_disk = FullDisk(messages.new_msg_id)
         self._digests = ModelDigests()
         self.detectors, self.model_name = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -116,6 +119,12 @@ class Supervisor:
         if self.metrics is not None:
             self.metrics.start()
         self.publisher.start()
+        if self.publisher.outbox_recovery is not None:
+            self.send(
+                messages.encode_anomaly(
+                    self.publisher.topics, outbox_loss(self.publisher.outbox_recovery, time.time(), messages.new_msg_id)
+                )
+            )
         if self.snapshot_worker is not None:
             self.snapshot_worker.start()
         self.toggles.use_topics(self.publisher.topics, self.subscribe)
@@ -128,7 +137,11 @@ class Supervisor:
         self.remote.start()
 
     def _sync_discovery(self) -> None:
-        sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
+        try:
+            sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
+        except OSError as exc:  # a full disk must not stop a start or a reload
+            consequence = "entities removed from the config may stay in Home Assistant after a restart"
+            self.publisher.storage.write_failed(self.config.state_dir / DISCOVERY_STATE_FILE, exc, consequence)
 
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps(), self.toggles.attach(name))
@@ -356,6 +369,9 @@ class Supervisor:
     def publish_stats(self) -> None:
         snapshot = self.stats_snapshot()
         self.send(messages.encode_stats(self.publisher.topics, snapshot))
+        storage = self._full_disk.update(snapshot.publisher.storage, snapshot.publisher.outbox_unstored, time.time())
+        if storage is not None:
+            self.send(messages.encode_anomaly(self.publisher.topics, storage))
         if self.metrics is not None:
             self.metrics.update(snapshot)
         self.notifier.status(self.status_line())
@@ -387,7 +403,11 @@ def load_detectors(config: AgentConfig, digests: ModelDigests) -> tuple[list[Mod
     edgetpu = config.model.delegate is Delegate.EDGETPU and count > 1
     detectors = [
         ModelDetector(
-            resolved.model_path, resolved.labels_path, config.model, f":{i}" if edgetpu else None, resolved.catalog_entry
+            resolved.model_path,
+            resolved.labels_path,
+            config.model,
+            f":{i}" if edgetpu else None,
+            resolved.catalog_entry,
         )
         for i in range(count)
     ]

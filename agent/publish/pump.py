@@ -21,6 +21,7 @@ from paho.mqtt.enums import MQTTErrorCode
 from agent.config.schema import OutboxConfig
 from agent.publish.messages import OutboundMessage
 from agent.publish.outbox import Outbox
+from agent.storage import StorageHealth, is_out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ class PumpView:
     evicted: int = 0
     published: int = 0
     failures: int = 0
+    unstored: int = 0
+    held: int = 0
+    memory_only: bool = False
 
 
 @dataclass(slots=True)
@@ -54,8 +58,15 @@ class _Window:
 class OutboxPump:
     """Durable delivery for one publisher. `qos` is mqtt.qos; `link_up` is set while connected."""
 
-    def __init__(self, cfg: OutboxConfig, qos: int, publish: PublishFn, link_up: threading.Event) -> None:
+    def __init__(
+        self, cfg: OutboxConfig, qos: int, publish: PublishFn, link_up: threading.Event, storage: StorageHealth
+    ) -> None:
         self._cfg = cfg
+        self._storage = storage
+        # Messages the outbox file could not store (disk full): sent live while connected,
+        # else held here (bounded by handoff_queue_size; the oldest are dropped and counted).
+        self._held: deque[OutboundMessage] = deque()
+        self._unstored = 0  # outbox thread only
         self._qos = qos
         self._publish = publish
         self._link_up = link_up
@@ -118,7 +129,14 @@ class OutboxPump:
     def refresh_view(self, outbox: Outbox) -> None:
         """Publish the outbox's counters for stats() (outbox thread)."""
         view = PumpView(
-            outbox.depth, outbox.oldest_created_wall(), outbox.evicted_total, self._published, self._failures
+            outbox.depth + len(self._held),
+            outbox.oldest_created_wall(),
+            outbox.evicted_total,
+            self._published,
+            self._failures,
+            self._unstored,
+            len(self._held),
+            outbox.memory_only,
         )
         with self._lock:
             self._view = view
@@ -132,6 +150,7 @@ class OutboxPump:
             self._wake.clear()
             try:
                 self._persist(outbox)
+                self._send_held(outbox)
                 done, failed = self._take_acks(outbox, window)
                 self._published += done
                 self._failures += failed
@@ -139,7 +158,17 @@ class OutboxPump:
                     last_age_check = time.monotonic()
                     outbox.evict_expired()
                 self._failures += self._feed(outbox, window)
+                self._save_ledger(outbox)
                 self.refresh_view(outbox)
+            except sqlite3.DatabaseError as exc:
+                if is_out_of_space(exc):
+                    self._storage.write_failed(outbox.path, exc, "acknowledged rows stay until there is room")
+                    outbox.release_reserve()
+                else:
+                    log.error("outbox %s failed a query (%s): checking it and starting a fresh file", outbox.path, exc)
+                    outbox.replace_corrupt(str(exc))
+                    window.inflight.clear()
+                    window.sent_upto_id = 0
             except Exception:  # the one broad catch of this worker loop (disk full, I/O error)
                 if time.monotonic() - last_error_log >= ERROR_LOG_INTERVAL_S:
                     last_error_log = time.monotonic()
@@ -165,17 +194,58 @@ class OutboxPump:
                 batch.append(self._handoff.get_nowait())
             except queue.Empty:
                 break
-        if batch:
-            try:
-                outbox.append(batch)
-            except sqlite3.Error:
-                with self._lock:
-                    self._lost += len(batch)  # counted as evicted once the file accepts writes again
-                raise
+        if batch and not self._store(outbox, batch):
+            self._held.extend(batch)
+            overflow = len(self._held) - self._cfg.handoff_queue_size
+            for _ in range(max(0, overflow)):
+                self._held.popleft()
+                self._unstored += 1
         with self._lock:
             lost, self._lost = self._lost, 0
         if lost:
             outbox.add_evicted(lost, "they could not be queued for the outbox")
+
+    def _store(self, outbox: Outbox, batch: list[OutboundMessage]) -> bool:
+        """Append `batch` to the file; on a full disk release the reserve and try once more. False: not stored."""
+        for attempt in range(2):
+            try:
+                outbox.append(batch)
+            except sqlite3.Error as exc:
+                if not is_out_of_space(exc):
+                    raise
+                if attempt == 0 and outbox.release_reserve():
+                    continue
+                self._storage.write_failed(
+                    outbox.path, exc, "durable messages are sent live while connected, else held in memory"
+                )
+                return False
+            self._storage.write_ok()
+            return True
+        return False
+
+    def _send_held(self, outbox: Outbox) -> None:
+        """Held messages: into the file once it has room again, else straight to paho while connected."""
+        if not self._held:
+            return
+        if self._link_up.is_set():
+            while self._held:
+                msg = self._held[0]
+                info = self._publish(msg.topic, msg.payload, self._qos, msg.retain)
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    return  # back-pressure or disconnected: retried next tick
+                self._held.popleft()
+                self._published += 1
+            return
+        batch = list(self._held)
+        self._held.clear()
+        if not self._store(outbox, batch):
+            self._held.extend(batch)
+
+    def _save_ledger(self, outbox: Outbox) -> None:
+        try:
+            outbox.save_ledger()
+        except OSError as exc:
+            self._storage.write_failed(outbox.path, exc, "losses to corruption may be under-counted")
 
     def _take_acks(self, outbox: Outbox, window: _Window) -> tuple[int, int]:
         acked: list[int] = []
@@ -188,7 +258,8 @@ class OutboxPump:
             if is_failure:
                 failed += 1  # MQTT 5 negative PUBACK: the broker will never take it; do not loop on it
             acked.append(row_id)
-        outbox.remove(acked)
+        if outbox.remove(acked) and self._storage.degraded:
+            outbox.reclaim()  # give the acknowledged rows' pages back at once
         return len(acked) - failed, failed
 
     def _feed(self, outbox: Outbox, window: _Window) -> int:
