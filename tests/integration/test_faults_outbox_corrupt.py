@@ -109,7 +109,9 @@ def test_damaged_outbox_is_reported_and_replaced(
                 write_config(tmp_path / f"{name}.yaml", config(tmp_path, private_broker, prefix, state))
             )
             agents.append(agent)
-            assert sub.wait_for(lambda ms: storage_anomalies(ms) and new_events(ms, started_wall), 60), agent.log
+            assert sub.wait_for(
+                lambda ms, since=started_wall: bool(storage_anomalies(ms) and new_events(ms, since)), 60
+            ), agent.log
             code, _ = agent.terminate()
             assert code == 0, agent.log
             anomaly = storage_anomalies(sub.snapshot())[0]
@@ -118,7 +120,8 @@ def test_damaged_outbox_is_reported_and_replaced(
         lost = anomaly["details"]["lost"]
         assert 0 < lost <= pending, (name, anomaly)
         assert anomaly["camera"] == "_device"
-        assert "ERROR" in agent.log and f"{int(lost)} undelivered message(s) lost" in agent.log
+        assert "ERROR" in agent.log
+        assert f"{int(lost)} undelivered message(s) lost" in agent.log
         moved = list(state.glob(f"{FILE_NAME}.corrupt-*"))
         assert bool(moved) == (name == "random-page"), (name, moved)
         assert read_outbox(state).evicted >= lost  # the loss stays counted in the new file
