@@ -70,30 +70,45 @@ class Outbox:
         self._unlogged_evictions = 0
         self._last_eviction_log = -EVICTION_LOG_INTERVAL_S
         self._check_against_ledger()
+        if not self.memory_only:
+            take_reserve(path)
 
     def _open_checked(self, path: Path, synchronous: str) -> sqlite3.Connection:
-        """Open the file; move a corrupt one aside; fall back to memory when the disk is full."""
-        try:
-            db = self._connect(path, synchronous)
-            problem = integrity_problem(db)
-            if problem is None:
-                return db
-            db.close()
-        except sqlite3.DatabaseError as exc:
-            if not is_out_of_space(exc):
-                problem = str(exc)
-            elif release_reserve(path):
-                return self._open_checked(path, synchronous)
-            else:
+        """Open the file; move a corrupt one aside; fall back to memory when the disk is too full."""
+        for attempt in range(2):
+            try:
+                return self._open_file(path, synchronous)
+            except sqlite3.Error as exc:
+                if not is_out_of_space(exc):
+                    raise PublishError(f"cannot open the outbox {path}: {exc}") from exc
+                if attempt == 0 and release_reserve(path):
+                    continue
                 log.error(
                     "cannot open the outbox %s (%s bytes free): %s; holding durable messages in memory "
-                    "until the agent restarts",
+                    "until the agent restarts (rows already in the file wait for that restart)",
                     path,
                     free_bytes(path),
                     exc,
                 )
-                self.memory_only = True
-                return self._connect(None, synchronous)
+        self.memory_only = True
+        return self._connect(None, synchronous)
+
+    def _open_file(self, path: Path, synchronous: str) -> sqlite3.Connection:
+        """The file, checked; raises sqlite3.Error only for lack of space."""
+        try:
+            db = self._connect(path, synchronous)
+        except sqlite3.DatabaseError as exc:
+            if is_out_of_space(exc):
+                raise
+            return self._recover(path, synchronous, str(exc))
+        try:
+            problem = integrity_problem(db)
+        except sqlite3.Error:
+            db.close()
+            raise
+        if problem is None:
+            return db
+        db.close()
         return self._recover(path, synchronous, problem)
 
     def _recover(self, path: Path, synchronous: str, problem: str) -> sqlite3.Connection:

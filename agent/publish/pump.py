@@ -30,6 +30,7 @@ PublishFn = Callable[[str, bytes, int, bool], mqtt.MQTTMessageInfo]
 TICK_S = 0.5  # wake-up when nothing signals the thread
 AGE_CHECK_INTERVAL_S = 30.0
 ERROR_LOG_INTERVAL_S = 60.0
+STORE_RETRY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +68,8 @@ class OutboxPump:
         # else held here (bounded by handoff_queue_size; the oldest are dropped and counted).
         self._held: deque[OutboundMessage] = deque()
         self._unstored = 0  # outbox thread only
+        self._unremoved: list[int] = []  # acknowledged row ids whose delete failed (disk full): retried
+        self._next_store_mono = 0.0  # while the disk is full and we are connected, appends are retried from then
         self._qos = qos
         self._publish = publish
         self._link_up = link_up
@@ -151,9 +154,7 @@ class OutboxPump:
             try:
                 self._persist(outbox)
                 self._send_held(outbox)
-                done, failed = self._take_acks(outbox, window)
-                self._published += done
-                self._failures += failed
+                self._take_acks(outbox, window)
                 if time.monotonic() - last_age_check >= AGE_CHECK_INTERVAL_S:
                     last_age_check = time.monotonic()
                     outbox.evict_expired()
@@ -206,22 +207,21 @@ class OutboxPump:
             outbox.add_evicted(lost, "they could not be queued for the outbox")
 
     def _store(self, outbox: Outbox, batch: list[OutboundMessage]) -> bool:
-        """Append `batch` to the file; on a full disk release the reserve and try once more. False: not stored."""
-        for attempt in range(2):
-            try:
-                outbox.append(batch)
-            except sqlite3.Error as exc:
-                if not is_out_of_space(exc):
-                    raise
-                if attempt == 0 and outbox.release_reserve():
-                    continue
-                self._storage.write_failed(
-                    outbox.path, exc, "durable messages are sent live while connected, else held in memory"
-                )
-                return False
-            self._storage.write_ok()
-            return True
-        return False
+        """Append `batch` to the file. False: not stored (disk full), and while connected not retried for
+        STORE_RETRY_S, so that the space acknowledgements free goes to deletes and checkpoints first."""
+        if self._storage.degraded and self._link_up.is_set() and time.monotonic() < self._next_store_mono:
+            return False
+        try:
+            outbox.append(batch)
+        except sqlite3.Error as exc:
+            if not is_out_of_space(exc):
+                raise
+            self._next_store_mono = time.monotonic() + STORE_RETRY_S
+            consequence = "durable messages are sent live while connected, else held in memory"
+            self._storage.write_failed(outbox.path, exc, consequence)
+            return False
+        self._storage.write_ok()
+        return True
 
     def _send_held(self, outbox: Outbox) -> None:
         """Held messages: into the file once it has room again, else straight to paho while connected."""
@@ -247,20 +247,21 @@ class OutboxPump:
         except OSError as exc:
             self._storage.write_failed(outbox.path, exc, "losses to corruption may be under-counted")
 
-    def _take_acks(self, outbox: Outbox, window: _Window) -> tuple[int, int]:
-        acked: list[int] = []
-        failed = 0
+    def _take_acks(self, outbox: Outbox, window: _Window) -> None:
+        """Count acknowledgements and delete their rows; rows a full disk kept are deleted on a later step."""
         while self._acks:
             mid, is_failure = self._acks.popleft()
             row_id = window.inflight.pop(mid, None)
             if row_id is None:
                 continue  # a fast message, or the status
             if is_failure:
-                failed += 1  # MQTT 5 negative PUBACK: the broker will never take it; do not loop on it
-            acked.append(row_id)
-        if outbox.remove(acked) and self._storage.degraded:
+                self._failures += 1  # MQTT 5 negative PUBACK: the broker will never take it; do not loop on it
+            else:
+                self._published += 1
+            self._unremoved.append(row_id)
+        if outbox.remove(self._unremoved) and self._storage.degraded:
             outbox.reclaim()  # give the acknowledged rows' pages back at once
-        return len(acked) - failed, failed
+        self._unremoved = []
 
     def _feed(self, outbox: Outbox, window: _Window) -> int:
         """Hand the next rows to paho while connected, keeping at most inflight_window unacknowledged."""
