@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 
 LOG_INTERVAL_S = 60.0
 SQLITE_FULL = 13
+SQLITE_CORRUPTION = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
 
@@ -30,6 +31,14 @@ def is_out_of_space(exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         return (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc)
     return False
+
+
+def is_corruption(exc: BaseException) -> bool:
+    """True for SQLite's "database disk image is malformed" and "file is not a database"."""
+    if not isinstance(exc, sqlite3.DatabaseError):
+        return False
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in SQLITE_CORRUPTION
 
 
 def free_bytes(path: Path) -> int | None:

@@ -34,6 +34,7 @@ from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
 from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
+from agent.publish.outbox_ledger import Recovery
 from agent.remote.controller import ConfigHandler, RemoteConfigController
 from agent.remote.plan import ReconcilePlan
 from agent.snapshot_store import RetentionLimits, SnapshotStore
@@ -69,6 +70,7 @@ class Supervisor:
         self._frame_ready = WakeSignal()
         self._started_mono = time.monotonic()
         self._full_disk = FullDisk(messages.new_msg_id)
+        self._reported_loss: Recovery | None = None
         self._digests = ModelDigests()
         self.detectors, self.model_name = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -119,12 +121,7 @@ class Supervisor:
         if self.metrics is not None:
             self.metrics.start()
         self.publisher.start()
-        if self.publisher.outbox_recovery is not None:
-            self.send(
-                messages.encode_anomaly(
-                    self.publisher.topics, outbox_loss(self.publisher.outbox_recovery, time.time(), messages.new_msg_id)
-                )
-            )
+        self._report_outbox_loss()
         if self.snapshot_worker is not None:
             self.snapshot_worker.start()
         self.toggles.use_topics(self.publisher.topics, self.subscribe)
@@ -369,12 +366,22 @@ class Supervisor:
     def publish_stats(self) -> None:
         snapshot = self.stats_snapshot()
         self.send(messages.encode_stats(self.publisher.topics, snapshot))
+        self._report_outbox_loss()
         storage = self._full_disk.update(snapshot.publisher.storage, snapshot.publisher.outbox_unstored, time.time())
         if storage is not None:
             self.send(messages.encode_anomaly(self.publisher.topics, storage))
         if self.metrics is not None:
             self.metrics.update(snapshot)
         self.notifier.status(self.status_line())
+
+    def _report_outbox_loss(self) -> None:
+        """A `storage` anomaly for each loss the outbox found (at start, or a file replaced since)."""
+        recovery = self.publisher.outbox_recovery
+        if recovery is not None and recovery is not self._reported_loss:
+            self._reported_loss = recovery
+            self.send(
+                messages.encode_anomaly(self.publisher.topics, outbox_loss(recovery, time.time(), messages.new_msg_id))
+            )
 
     def shutdown(self) -> None:
         """Ordered stop: capture, detection, analytics, end open events, publish offline, disconnect."""

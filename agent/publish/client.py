@@ -86,7 +86,6 @@ class MqttPublisher:
         self._hangup = threading.Event()  # send DISCONNECT and end the session
         self.storage = StorageHealth(state_dir)
         self._pump = OutboxPump(outbox_cfg, cfg.qos, self._publish_row, self._connected, self.storage)
-        self.outbox_recovery: Recovery | None = None  # set before start() returns: what the open check found
         self._outbox_ready = threading.Event()
         self._outbox_error: PublishError | None = None
         self._lock = threading.Lock()  # guards the state below; never held by paho while it calls us
@@ -171,6 +170,11 @@ class MqttPublisher:
             self._subscriptions[topic_filter] = handler
             if self._connected.is_set():
                 self._client.subscribe(topic_filter, qos=SUBSCRIBE_QOS)
+
+    @property
+    def outbox_recovery(self) -> Recovery | None:
+        """The last loss the outbox found (at open, or a corrupt file replaced at run time)."""
+        return self._pump.view().recovery
 
     @property
     def connected(self) -> bool:
@@ -425,7 +429,6 @@ class MqttPublisher:
             self._outbox_error = exc
             self._outbox_ready.set()
             return
-        self.outbox_recovery = outbox.recovery
         self._pump.refresh_view(outbox)
         self._outbox_ready.set()
         try:

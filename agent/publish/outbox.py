@@ -3,7 +3,9 @@
 Used only by the publisher's outbox thread: one connection, created, used and closed by
 that thread (sqlite3's check_same_thread guard stays on, so no lock is needed). A row
 leaves when the broker acknowledged it or when a bound evicts it; evictions delete the
-oldest rows first and are counted in the file itself, so the total survives restarts."""
+oldest rows first and are counted in the file itself, so the total survives restarts. At open
+the file is checked against its ledger (outbox_ledger) and opened on a full disk through
+outbox_file's reserve, or in memory when even that fails."""
 
 from __future__ import annotations
 

@@ -19,9 +19,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from agent.config.schema import OutboxConfig
+from agent.errors import PublishError
 from agent.publish.messages import OutboundMessage
 from agent.publish.outbox import Outbox
-from agent.storage import StorageHealth, is_out_of_space
+from agent.publish.outbox_ledger import Recovery
+from agent.storage import StorageHealth, is_corruption, is_out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ class PumpView:
     unstored: int = 0
     held: int = 0
     memory_only: bool = False
+    recovery: Recovery | None = None  # the last loss the outbox found (at open or at run time)
 
 
 @dataclass(slots=True)
@@ -140,6 +143,7 @@ class OutboxPump:
             self._unstored,
             len(self._held),
             outbox.memory_only,
+            outbox.recovery,
         )
         with self._lock:
             self._view = view
@@ -161,17 +165,10 @@ class OutboxPump:
                 self._failures += self._feed(outbox, window)
                 self._save_ledger(outbox)
                 self.refresh_view(outbox)
-            except sqlite3.DatabaseError as exc:
-                if is_out_of_space(exc):
-                    self._storage.write_failed(outbox.path, exc, "acknowledged rows stay until there is room")
-                    outbox.release_reserve()
-                else:
-                    log.error("outbox %s failed a query (%s): checking it and starting a fresh file", outbox.path, exc)
-                    outbox.replace_corrupt(str(exc))
-                    window.inflight.clear()
-                    window.sent_upto_id = 0
-            except Exception:  # the one broad catch of this worker loop (disk full, I/O error)
-                if time.monotonic() - last_error_log >= ERROR_LOG_INTERVAL_S:
+            except Exception as exc:  # the one broad catch of this worker loop (disk full, I/O error)
+                if self._handled(outbox, window, exc):
+                    pass
+                elif time.monotonic() - last_error_log >= ERROR_LOG_INTERVAL_S:
                     last_error_log = time.monotonic()
                     log.exception("outbox step failed; retrying (further errors logged once a minute)")
             if self._stopping.is_set() and self._flushed(outbox):
@@ -182,6 +179,23 @@ class OutboxPump:
             self._persist(outbox)  # whatever was offered while stopping
         except sqlite3.Error:
             log.exception("could not store the last durable messages in the outbox; they are lost")
+
+    def _handled(self, outbox: Outbox, window: _Window, exc: Exception) -> bool:
+        """A full disk (give up the reserve so deletes can run) or a corrupt file (replace it)."""
+        if is_out_of_space(exc):
+            self._storage.write_failed(outbox.path, exc, "acknowledged rows stay until there is room")
+            outbox.release_reserve()
+            return True
+        if not is_corruption(exc):
+            return False
+        log.error("outbox %s failed a query (%s): moving it aside and starting a fresh file", outbox.path, exc)
+        try:
+            outbox.replace_corrupt(str(exc))
+        except (PublishError, sqlite3.Error, OSError):
+            log.exception("could not replace the corrupt outbox %s", outbox.path)
+        window.inflight.clear()
+        window.sent_upto_id = 0
+        return True
 
     def _flushed(self, outbox: Outbox) -> bool:
         if not self._handoff.empty():
