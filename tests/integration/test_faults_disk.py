@@ -137,6 +137,7 @@ def test_full_state_dir_neither_crashes_nor_loses_uncounted(
     assert any(a["kind"] == "storage" and a["details"]["problem"] == "full" for a in anomalies)
 
     refill = fill(small_disk, "filler2")
+    assert refill > 0  # acknowledged rows gave their space back (the filler had taken every byte)
     sub = Subscriber(private_broker.host, private_broker.port, f"{topic_prefix}/#")
     try:
         restart_wall = time.time()
