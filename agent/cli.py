@@ -107,13 +107,21 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
     try:
         from agent.detect import quantize
     except ImportError as exc:
-        raise AgentError(f"models quantize needs onnx and onnxruntime ({exc}); pip install 'edge-vision-agent[onnx]'") from exc
+        raise AgentError(
+            f"models quantize needs onnx and onnxruntime ({exc}); pip install 'edge-vision-agent[onnx]'"
+        ) from exc
     model = Path(args.model)
     labels = Path(args.labels) if args.labels else quantize.default_labels(model)
     if labels is None:
         raise AgentError(f"no label file found for {model.name}; pass --labels PATH")
     request = quantize.QuantizeRequest(
-        model, labels, tuple(Path(s) for s in args.calibration), Path(args.out), args.frames, args.held_out, args.threads
+        model,
+        labels,
+        tuple(Path(s) for s in args.calibration),
+        Path(args.out),
+        args.frames,
+        args.held_out,
+        args.threads,
     )
     report = quantize.quantize_model(request, load_catalog().by_file(model.name))
     for line in quantize.report_lines(report):
