@@ -31,7 +31,7 @@ def test_quantize_writes_a_loadable_int8_model_and_reports(tmp_path: Path, capsy
     code = main(["models", "quantize", model, "--calibration", str(video), "--out", str(out), *small])
     assert code == 0
     captured = capsys.readouterr()
-    assert "calibrated on 4 frames" in captured.out
+    assert "percentile calibration on 4 frames" in captured.out
     assert "converted from opset 11" in captured.out
     assert "agreement with the fp32 model on 4 held-out frames" in captured.out
     assert "  person " in captured.out
