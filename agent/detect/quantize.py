@@ -28,9 +28,12 @@ QDQ_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear need opset 13 (axi
 # Below this many calibration frames the int8 model loses objects (docs/performance.md, "int8 calibration").
 MIN_CALIBRATION_FRAMES = 16
 FEW_FRAMES_MEASURED = (
-    "measured on yolox_nano_416 with percentile calibration, car recall 0.10 at 4 frames against 0.44 at 16 "
-    "and 0.29 at 64 (docs/performance.md)"
+    "measured on yolox_nano_416 with percentile calibration: car recall 0.14 at 4 frames, 0.42 at 16, "
+    "0.34 at 64; docs/performance.md"
 )
+# onnxruntime's histogram calibrators (percentile, entropy) hold every frame's activations until the end:
+# yolox_nano_416 peaked at ~9 GB for 64 frames (~140 MB a frame, measured), so more would exhaust a Pi.
+MAX_HISTOGRAM_FRAMES = 100
 DEFAULT_CALIBRATION_FRAMES = 64
 DEFAULT_HELD_OUT_FRAMES = 50
 MAX_INTERMEDIATE_OUTPUTS = 16  # MinMax merges ranges every 16 frames instead of holding every activation
@@ -125,6 +128,12 @@ def quantize_model(request: QuantizeRequest, entry: CatalogEntry | None = None) 
     """Calibrate, write request.out, and compare it with the fp32 model on held-out frames."""
     if request.method not in METHODS:
         raise ModelError(f"calibration method {request.method!r} is not one of {', '.join(METHODS)}")
+    if request.method != "minmax" and request.calibration_frames > MAX_HISTOGRAM_FRAMES:
+        raise ModelError(
+            f"--frames {request.calibration_frames} with {request.method} calibration: onnxruntime holds every "
+            f"frame's activations in memory (about 140 MB a frame for yolox_nano_416); use at most "
+            f"{MAX_HISTOGRAM_FRAMES} frames, or --method minmax"
+        )
     footage: list[Footage] = [open_footage(source) for source in request.sources]
     picks = pick(sum(f.frames for f in footage), request.calibration_frames, request.held_out_frames)
     cfg = ModelConfig(path=str(request.model), min_score=request.min_score, threads=request.threads)

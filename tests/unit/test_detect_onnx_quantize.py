@@ -80,3 +80,19 @@ def test_agreement_is_recall_of_the_reference_per_label() -> None:
     assert rows == (LabelAgreement("person", 3, 1), LabelAgreement("car", 1, 1))
     assert overall(rows).recall == pytest.approx(0.5)
     assert np.isclose(LabelAgreement("none", 0, 0).recall, 1.0)
+
+
+def test_histogram_calibration_on_too_many_frames_is_refused_naming_the_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Percentile holds every frame's activations: 200 frames exits 1 before reading any, saying why."""
+    model = str(assets.model(onnx_models.YOLOX_MODEL))
+    video = str(assets.video(assets.PEDESTRIANS))
+    code = main(
+        ["models", "quantize", model, "--calibration", video, "--out", str(tmp_path / "q.onnx"), "--frames", "200"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--frames 200 with percentile calibration" in err
+    assert "--method minmax" in err
+    assert not (tmp_path / "q.onnx").exists()
