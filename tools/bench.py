@@ -39,7 +39,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="memory: length of the 4-camera soak (default 30, 1 with --quick)",
     )
     parser.add_argument("--soak-only", action="store_true", help="memory: only the soak, not the 1/4/8-camera RSS")
-    parser.add_argument("--counts", default="4,16,64,200", help="calibration: frame counts, comma-separated")
+    parser.add_argument("--counts", default="4,16,64,100", help="calibration: frame counts, comma-separated")
     parser.add_argument("--methods", default="minmax,percentile", help="calibration: minmax,percentile,entropy")
     parser.add_argument("--max-streams", type=int, default=10, help="density: most 720p streams tried")
     return parser.parse_args(argv)

@@ -18,7 +18,7 @@ from agent.detect.quantize import METHODS, QuantizeRequest, quantize_model
 
 MODEL = "yolox_nano_416.onnx"
 LABELS = "coco80.labels.txt"
-COUNTS = (4, 16, 64, 200)
+COUNTS = (4, 16, 64, 100)
 HELD_OUT = 50
 CACHE = env.OUT_DIR / "calibration-cache"
 

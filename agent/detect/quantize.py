@@ -31,12 +31,13 @@ FEW_FRAMES_MEASURED = (
     "measured on yolox_nano_416 with percentile calibration: car recall 0.14 at 4 frames, 0.42 at 16, "
     "0.34 at 64; docs/performance.md"
 )
-# onnxruntime's histogram calibrators (percentile, entropy) hold every frame's activations until the end:
-# yolox_nano_416 peaked at ~9 GB for 64 frames (~140 MB a frame, measured), so more would exhaust a Pi.
-MAX_HISTOGRAM_FRAMES = 100
+# onnxruntime's calibrators hold every frame's activations until the end: yolox_nano_416 peaked at ~9 GB
+# for 64 frames (~140 MB a frame, measured). MinMax's CalibMaxIntermediateOutputs is no way out: in
+# onnxruntime 1.32 it discards the held frames without merging their ranges (calibrate.py collect_data),
+# so only the last frames counted, and a multiple of it raised "No data is collected".
+MAX_HELD_FRAMES = 100
 DEFAULT_CALIBRATION_FRAMES = 64
 DEFAULT_HELD_OUT_FRAMES = 50
-MAX_INTERMEDIATE_OUTPUTS = 16  # MinMax merges ranges every 16 frames instead of holding every activation
 PERCENTILE = 99.999  # of each activation's histogram: MinMax ranges widen with every outlier frame
 # MinMax gets worse with more frames (outliers widen the ranges); percentile clips them (measured).
 METHODS: dict[str, CalibrationMethod] = {
@@ -117,8 +118,6 @@ def _opset_13_copy(model: Path, work: Path) -> tuple[Path, int]:
 
 
 def _extra_options(method: str) -> dict[str, Any]:
-    if method == "minmax":
-        return {"CalibMaxIntermediateOutputs": MAX_INTERMEDIATE_OUTPUTS}
     if method == "percentile":
         return {"CalibPercentile": PERCENTILE}
     return {}
@@ -128,11 +127,11 @@ def quantize_model(request: QuantizeRequest, entry: CatalogEntry | None = None) 
     """Calibrate, write request.out, and compare it with the fp32 model on held-out frames."""
     if request.method not in METHODS:
         raise ModelError(f"calibration method {request.method!r} is not one of {', '.join(METHODS)}")
-    if request.method != "minmax" and request.calibration_frames > MAX_HISTOGRAM_FRAMES:
+    if request.calibration_frames > MAX_HELD_FRAMES:
         raise ModelError(
-            f"--frames {request.calibration_frames} with {request.method} calibration: onnxruntime holds every "
+            f"--frames {request.calibration_frames}: onnxruntime's calibration holds every "
             f"frame's activations in memory (about 140 MB a frame for yolox_nano_416); use at most "
-            f"{MAX_HISTOGRAM_FRAMES} frames, or --method minmax"
+            f"{MAX_HELD_FRAMES} frames"
         )
     footage: list[Footage] = [open_footage(source) for source in request.sources]
     picks = pick(sum(f.frames for f in footage), request.calibration_frames, request.held_out_frames)

@@ -82,10 +82,10 @@ def test_agreement_is_recall_of_the_reference_per_label() -> None:
     assert np.isclose(LabelAgreement("none", 0, 0).recall, 1.0)
 
 
-def test_histogram_calibration_on_too_many_frames_is_refused_naming_the_memory(
+def test_calibration_on_too_many_frames_is_refused_naming_the_memory(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Percentile holds every frame's activations: 200 frames exits 1 before reading any, saying why."""
+    """onnxruntime holds every frame's activations: 200 frames exits 1 before reading any, saying why."""
     model = str(assets.model(onnx_models.YOLOX_MODEL))
     video = str(assets.video(assets.PEDESTRIANS))
     code = main(
@@ -93,6 +93,6 @@ def test_histogram_calibration_on_too_many_frames_is_refused_naming_the_memory(
     )
     assert code == 1
     err = capsys.readouterr().err
-    assert "--frames 200 with percentile calibration" in err
-    assert "--method minmax" in err
+    assert "--frames 200: onnxruntime's calibration holds every frame's activations" in err
+    assert "at most 100 frames" in err
     assert not (tmp_path / "q.onnx").exists()
