@@ -5,6 +5,7 @@ The frames-vs-agreement table comes from tools/bench.py onnx, not from here."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,8 +37,8 @@ def test_quantize_writes_a_loadable_int8_model_and_reports(tmp_path: Path, capsy
     assert "agreement with the fp32 model on 4 held-out frames" in captured.out
     assert "  person " in captured.out
     assert "  all " in captured.out
-    assert "fp32" in captured.out
-    assert "int8" in captured.out
+    assert re.search(r"fp32 \d+\.\d ms, int8 \d+\.\d ms \(\d+\.\d\dx\)", captured.out), captured.out
+    assert re.search(r"  person +\d+ / \d+ +\d+\.\d%", captured.out), captured.out
     assert f"fewer than {MIN_CALIBRATION_FRAMES}" in captured.err
     proto = onnx.load(str(out))
     assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} >= {13}
