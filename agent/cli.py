@@ -171,7 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--calibration", nargs="+", required=True, metavar="DIR|VIDEO", help="image dirs or videos")
     quant.add_argument("--out", required=True, metavar="OUT.onnx", help="where to write the int8 model")
     quant.add_argument("--labels", metavar="PATH", help="label file; default: the catalogue's, or <stem>.labels.txt")
-    quant.add_argument("--frames", type=int, default=64, help="calibration frames, spread over the footage")
+    quant.add_argument("--frames", type=int, default=64, help="calibration frames, spread over the footage (16-100)")
     quant.add_argument(
         "--method",
         choices=("percentile", "minmax", "entropy"),

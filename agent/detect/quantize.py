@@ -38,8 +38,9 @@ FEW_FRAMES_MEASURED = (
 MAX_HELD_FRAMES = 100
 DEFAULT_CALIBRATION_FRAMES = 64
 DEFAULT_HELD_OUT_FRAMES = 50
-PERCENTILE = 99.999  # of each activation's histogram: MinMax ranges widen with every outlier frame
-# MinMax gets worse with more frames (outliers widen the ranges); percentile clips them (measured).
+PERCENTILE = 99.999  # of each activation's histogram
+# MinMax gets worse with more frames (every outlier widens a range); percentile clips them: measured
+# best from 16 frames on (docs/performance.md), so it is the default.
 METHODS: dict[str, CalibrationMethod] = {
     "percentile": CalibrationMethod.Percentile,
     "minmax": CalibrationMethod.MinMax,
