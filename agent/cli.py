@@ -122,6 +122,7 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
         args.frames,
         args.held_out,
         args.threads,
+        method=args.method,
     )
     report = quantize.quantize_model(request, load_catalog().by_file(model.name))
     for line in quantize.report_lines(report):
@@ -172,7 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--calibration", nargs="+", required=True, metavar="DIR|VIDEO", help="image dirs or videos")
     quant.add_argument("--out", required=True, metavar="OUT.onnx", help="where to write the int8 model")
     quant.add_argument("--labels", metavar="PATH", help="label file; default: the catalogue's, or <stem>.labels.txt")
-    quant.add_argument("--frames", type=int, default=200, help="calibration frames, spread over the footage")
+    quant.add_argument("--frames", type=int, default=64, help="calibration frames, spread over the footage (16-100)")
+    quant.add_argument(
+        "--method",
+        choices=("percentile", "minmax", "entropy"),
+        default="percentile",
+        help="activation ranges: percentile clips outliers (best measured); minmax widens with every frame",
+    )
     quant.add_argument("--held-out", type=int, default=50, help="other frames the int8 model is checked on")
     quant.add_argument("--threads", type=int, default=2, help="threads of both models while timing them")
     quant.set_defaults(handler=cmd_models_quantize)
