@@ -48,7 +48,8 @@ class CatalogEntry(BaseModel):
     url: str = Field(pattern=r"^https?://", description="Official download URL (a .tflite or a zip holding it).")
     archive_member: str | None = Field(None, description="When url is a zip: the member that is the model.")
     file: str = Field(
-        pattern=r"^[^/\\]+\.(tflite|onnx)$", description="Model file name in a mirror and in the model dir; the extension picks the runtime."
+        pattern=r"^[^/\\]+\.(tflite|onnx)$",
+        description="Model file name in a mirror and in the model dir; the extension picks the runtime.",
     )
     sha256: str | None = Field(None, pattern=SHA256_PATTERN, description="sha256 of the model file; null: unverified.")
     labels: str = Field(pattern=r"^[^/\\]+$", description="Label file name, shipped in the catalogue dir.")
@@ -182,7 +183,9 @@ def pull_command(name: str, dest: Path) -> str:
     return f"{command} (without internet: {command} --mirror {mirror})"
 
 
-def resolve_model(cfg: AgentConfig, catalog: Catalog | None = None, digests: ModelDigests | None = None) -> ResolvedModel:
+def resolve_model(
+    cfg: AgentConfig, catalog: Catalog | None = None, digests: ModelDigests | None = None
+) -> ResolvedModel:
     """Find the model and label files of `cfg.model`; ModelError says how to get a missing one.
 
     A catalogue model (by name, or a file named like one) must match the catalogue's sha256:

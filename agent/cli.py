@@ -15,7 +15,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from agent import __version__, pull_progress
-from agent.catalog import MIRROR_ENV, load_catalog, model_dir_of, resolve_model
+from agent.catalog import MIRROR_ENV, load_catalog, model_dir_of
+from agent.config.checks import load_checked_config
 from agent.config.loader import load_config
 from agent.errors import AgentError, ConfigError
 from agent.remote import fleet_cli
@@ -41,7 +42,8 @@ def configure_logging(level: str) -> None:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config_path = Path(args.config)
-    cfg = load_config(config_path)
+    # A model the check could not read is not a warning here: start-up loads it next and fails with one line.
+    cfg = load_checked_config(config_path, warn=lambda _line: None)
     configure_logging(args.log_level or cfg.log_level)
     from agent.app import run_agent  # lazy: the other commands must work without the runtime stack
 
@@ -49,14 +51,14 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    cfg = load_config(Path(args.config))
+    cfg = load_checked_config(Path(args.config), warn=_warn)  # a model not pulled yet is only a warning
     count = len(cfg.cameras)
     print(f"OK: {count} camera{'' if count == 1 else 's'}, model {cfg.model.path}")
-    try:
-        resolve_model(cfg)
-    except AgentError as exc:  # the config is valid; the model may be pulled later
-        print(f"warning: {exc}", file=sys.stderr)
     return EXIT_OK
+
+
+def _warn(line: str) -> None:
+    print(f"warning: {line}", file=sys.stderr)
 
 
 def cmd_models_list(args: argparse.Namespace) -> int:
@@ -105,13 +107,22 @@ def cmd_models_quantize(args: argparse.Namespace) -> int:
     try:
         from agent.detect import quantize
     except ImportError as exc:
-        raise AgentError(f"models quantize needs onnx and onnxruntime ({exc}); pip install 'edge-vision-agent[onnx]'") from exc
+        raise AgentError(
+            f"models quantize needs onnx and onnxruntime ({exc}); pip install 'edge-vision-agent[onnx]'"
+        ) from exc
     model = Path(args.model)
     labels = Path(args.labels) if args.labels else quantize.default_labels(model)
     if labels is None:
         raise AgentError(f"no label file found for {model.name}; pass --labels PATH")
     request = quantize.QuantizeRequest(
-        model, labels, tuple(Path(s) for s in args.calibration), Path(args.out), args.frames, args.held_out, args.threads
+        model,
+        labels,
+        tuple(Path(s) for s in args.calibration),
+        Path(args.out),
+        args.frames,
+        args.held_out,
+        args.threads,
+        method=args.method,
     )
     report = quantize.quantize_model(request, load_catalog().by_file(model.name))
     for line in quantize.report_lines(report):
@@ -162,7 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--calibration", nargs="+", required=True, metavar="DIR|VIDEO", help="image dirs or videos")
     quant.add_argument("--out", required=True, metavar="OUT.onnx", help="where to write the int8 model")
     quant.add_argument("--labels", metavar="PATH", help="label file; default: the catalogue's, or <stem>.labels.txt")
-    quant.add_argument("--frames", type=int, default=200, help="calibration frames, spread over the footage")
+    quant.add_argument("--frames", type=int, default=64, help="calibration frames, spread over the footage (16-100)")
+    quant.add_argument(
+        "--method",
+        choices=("percentile", "minmax", "entropy"),
+        default="percentile",
+        help="activation ranges: percentile clips outliers (best measured); minmax widens with every frame",
+    )
     quant.add_argument("--held-out", type=int, default=50, help="other frames the int8 model is checked on")
     quant.add_argument("--threads", type=int, default=2, help="threads of both models while timing them")
     quant.set_defaults(handler=cmd_models_quantize)

@@ -147,6 +147,27 @@ PUBLISHER_METRICS: tuple[MetricSpec[PublisherStats], ...] = (
         "Durable messages evicted undelivered (outbox limits); kept across restarts.",
         lambda p: p.outbox_evicted,
     ),
+    MetricSpec(
+        "outbox_unstored",
+        Kind.COUNTER,
+        "Durable messages dropped because state_dir was full and the memory hold overflowed.",
+        lambda p: p.outbox_unstored,
+    ),
+    MetricSpec(
+        "storage_degraded",
+        Kind.GAUGE,
+        "1 while writes under state_dir fail for lack of space, else 0.",
+        lambda p: float(p.storage.degraded),
+    ),
+    MetricSpec(
+        "storage_free_bytes", Kind.GAUGE, "Bytes free on the filesystem of state_dir.", lambda p: p.storage.free_bytes
+    ),
+    MetricSpec(
+        "storage_write_failures",
+        Kind.COUNTER,
+        "Writes under state_dir that failed since start.",
+        lambda p: p.storage.write_failures,
+    ),
     MetricSpec("published", Kind.COUNTER, "Messages published to the broker.", lambda p: p.published),
     MetricSpec(
         "publish_failures", Kind.COUNTER, "Publish calls the MQTT client refused.", lambda p: p.publish_failures

@@ -19,10 +19,12 @@ from pathlib import Path
 import cv2
 
 from agent import __version__
+from agent.anomaly.storage import FullDisk, outbox_loss
 from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
 from agent.catalog import ModelDigests, resolve_model
 from agent.config.schema import AgentConfig, CameraConfig, Delegate
 from agent.detect import ModelDetector
+from agent.discovery import STATE_FILE as DISCOVERY_STATE_FILE
 from agent.discovery import build_plan, sync_discovery
 from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
@@ -35,6 +37,7 @@ from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
 from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
+from agent.publish.outbox_ledger import Recovery
 from agent.remote.controller import ConfigHandler, RemoteConfigController
 from agent.remote.plan import ReconcilePlan
 from agent.remote.worker import ConfigWorker
@@ -73,6 +76,8 @@ class Supervisor:
         self._told_online = (0, 0)  # the camera count last logged
         self._frame_ready = WakeSignal()
         self._started_mono = time.monotonic()
+        self._full_disk = FullDisk(messages.new_msg_id)
+        self._reported_loss: Recovery | None = None
         self._digests = ModelDigests()
         self.detectors, self.model_name = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
@@ -125,6 +130,7 @@ class Supervisor:
         if self.metrics is not None:
             self.metrics.start()
         self.publisher.start()
+        self._report_outbox_loss()
         if self.snapshot_worker is not None:
             self.snapshot_worker.start()
         self.toggles.use_topics(self.publisher.topics, self.subscribe)
@@ -138,7 +144,11 @@ class Supervisor:
         self.config_worker.start()
 
     def _sync_discovery(self) -> None:
-        sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
+        try:
+            sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
+        except OSError as exc:  # a full disk must not stop a start or a reload
+            consequence = "entities removed from the config may stay in Home Assistant after a restart"
+            self.publisher.storage.write_failed(self.config.state_dir / DISCOVERY_STATE_FILE, exc, consequence)
 
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps(), self.toggles.attach(name))
@@ -374,14 +384,28 @@ class Supervisor:
             model=self.model_name,
             cameras=cameras,
             publisher=self.publisher.stats(),
+            ts_wall=time.time(),
         )
 
     def publish_stats(self) -> None:
         snapshot = self.stats_snapshot()
         self.send(messages.encode_stats(self.publisher.topics, snapshot))
+        self._report_outbox_loss()
+        storage = self._full_disk.update(snapshot.publisher.storage, snapshot.publisher.outbox_unstored, time.time())
+        if storage is not None:
+            self.send(messages.encode_anomaly(self.publisher.topics, storage))
         if self.metrics is not None:
             self.metrics.update(snapshot)
         self.notifier.status(self.status_line())
+
+    def _report_outbox_loss(self) -> None:
+        """A `storage` anomaly for each loss the outbox found (at start, or a file replaced since)."""
+        recovery = self.publisher.outbox_recovery
+        if recovery is not None and recovery is not self._reported_loss:
+            self._reported_loss = recovery
+            self.send(
+                messages.encode_anomaly(self.publisher.topics, outbox_loss(recovery, time.time(), messages.new_msg_id))
+            )
 
     def shutdown(self) -> None:
         """Ordered stop: capture, detection, analytics, end open events, publish offline, disconnect."""
@@ -416,7 +440,11 @@ def load_detectors(config: AgentConfig, digests: ModelDigests) -> tuple[list[Mod
     edgetpu = config.model.delegate is Delegate.EDGETPU and count > 1
     detectors = [
         ModelDetector(
-            resolved.model_path, resolved.labels_path, config.model, f":{i}" if edgetpu else None, resolved.catalog_entry
+            resolved.model_path,
+            resolved.labels_path,
+            config.model,
+            f":{i}" if edgetpu else None,
+            resolved.catalog_entry,
         )
         for i in range(count)
     ]

@@ -1,4 +1,4 @@
-"""The benchmark suite: `python tools/bench.py efficiency|latency|density|naive|memory|stages|interpreters|onnx|all`.
+"""The benchmark suite: `python tools/bench.py efficiency|latency|density|naive|memory|stages|interpreters|onnx|calibration|all`.
 
 Every figure is a ratio or a comparison measured within one run, because absolute times drift on a
 shared machine. Results go to bench-out/<name>.json, plots to docs/perf/*.png; each subcommand ends
@@ -18,7 +18,7 @@ for path in (str(TOOLS), str(TOOLS.parent)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-COMMANDS = ("efficiency", "latency", "density", "naive", "memory", "stages", "interpreters", "onnx")
+COMMANDS = ("efficiency", "latency", "density", "naive", "memory", "stages", "interpreters", "onnx", "calibration")
 TFLITE_VENV = TOOLS.parent / ".venv-tflite-runtime"
 
 
@@ -39,6 +39,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="memory: length of the 4-camera soak (default 30, 1 with --quick)",
     )
     parser.add_argument("--soak-only", action="store_true", help="memory: only the soak, not the 1/4/8-camera RSS")
+    parser.add_argument("--counts", default="4,16,64,100", help="calibration: frame counts, comma-separated")
+    parser.add_argument("--methods", default="minmax,percentile", help="calibration: minmax,percentile,entropy")
     parser.add_argument("--max-streams", type=int, default=10, help="density: most 720p streams tried")
     return parser.parse_args(argv)
 
@@ -77,6 +79,11 @@ def run_command(name: str, args: argparse.Namespace) -> None:
         import bench_onnx
 
         bench_onnx.run(args.quick)
+    elif name == "calibration":
+        import bench_calibration
+
+        counts = tuple(int(c) for c in args.counts.split(","))
+        bench_calibration.run(counts, tuple(args.methods.split(",")))
 
 
 def reexec_in_tflite_venv(argv: list[str]) -> int:

@@ -23,9 +23,17 @@ if ! (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; then
   sleep 1
 fi
 
-.venv/bin/python tools/watch.py --topic 'edge-agent/demo/#' &
-pids+=($!)
-sleep 0.5
+# The watcher prints each message, and a summary of them once the agent has said `offline`.
+rm -f state/demo-watch.ready
+.venv/bin/python tools/watch.py --topic 'edge-agent/demo/#' --summary --until-offline \
+  --ready-file state/demo-watch.ready &
+watcher=$!
+pids+=("$watcher")
+for _ in $(seq 100); do [ -e state/demo-watch.ready ] && break; sleep 0.1; done
 echo "demo: running the agent on the sample video (Ctrl-C to stop early)" >&2
-.venv/bin/edge-agent run --config "$CONFIG"
-sleep 1
+.venv/bin/edge-agent run --config "$CONFIG" || echo "demo: the agent exited with $?" >&2
+# A clean stop (or the broker's LWT) publishes `offline`, which ends the watcher; if neither
+# arrives within 15 s, SIGTERM makes it print the summary of what it has.
+( sleep 15; kill -TERM "$watcher" 2>/dev/null || true ) &
+pids+=($!)
+wait "$watcher" || true

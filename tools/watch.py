@@ -1,7 +1,9 @@
 """Prints what a dashboard would receive from an agent: one line per MQTT message.
 
 Usage: python tools/watch.py [--host H] [--port P] [--topic 'edge-agent/#'] [--count N]
-Used by the README demo; handy on a device to see what the agent publishes."""
+                             [--summary] [--until-offline]
+Used by the README demo; handy on a device to see what the agent publishes. With --summary
+(topic <prefix>/<device>/#) it ends with agent.summary's totals of what it received."""
 
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ import json
 import signal
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+
+from agent.summary import SummaryBuilder, render
 
 
 def summarize(topic: str, payload: bytes) -> str:
@@ -37,21 +42,31 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=1883)
     parser.add_argument("--topic", default="edge-agent/#")
     parser.add_argument("--count", type=int, default=0, help="exit after this many messages (0: never)")
+    parser.add_argument("--summary", action="store_true", help="print a summary at the end (topic: <p>/<d>/#)")
+    parser.add_argument("--until-offline", action="store_true", help="exit when the device publishes offline")
+    parser.add_argument("--ready-file", type=Path, help="create this file once subscribed (for scripts and tests)")
     args = parser.parse_args()
+    base = args.topic.removesuffix("/#")
+    if (args.summary or args.until_offline) and (base == args.topic or "+" in base or "#" in base):
+        parser.error(f"--summary and --until-offline need --topic <prefix>/<device>/#, not {args.topic!r}")
 
     done = threading.Event()
     received = 0
+    builder = SummaryBuilder(base)
 
     def on_message(client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         nonlocal received
         received += 1
         flag = " (retained)" if msg.retain else ""
         print(f"{msg.topic}{flag}: {summarize(msg.topic, msg.payload)}", flush=True)
-        if args.count and received >= args.count:
+        builder.add(msg.topic, bytes(msg.payload), bool(msg.retain))
+        if (args.count and received >= args.count) or (args.until_offline and builder.offline):
             done.set()
 
     client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
     client.on_connect = lambda c, u, f, rc, p: c.subscribe(args.topic, qos=1)
+    if args.ready_file is not None:
+        client.on_subscribe = lambda *_: args.ready_file.touch()
     client.on_message = on_message
     client.connect(args.host, args.port)
     signal.signal(signal.SIGTERM, lambda *_: done.set())
@@ -60,6 +75,8 @@ def main() -> int:
         done.wait()
     client.loop_stop()
     client.disconnect()
+    if args.summary:
+        print(render(builder.summary(), args.host, args.port), flush=True)
     return 0
 
 

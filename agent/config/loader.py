@@ -7,15 +7,18 @@ documents before anything is built). Called by the CLI and the supervisor."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from agent.config.paths import resolve_relative_paths
 from agent.config.schema import AgentConfig
+from agent.config.suggest import did_you_mean, field_names_at
 from agent.errors import ConfigError
 
 
@@ -27,6 +30,7 @@ class ParseLimits:
 
 
 LineIndex = dict[tuple[str | int, ...], int]
+PostCheck = Callable[[AgentConfig, LineIndex, str], None]
 
 
 class _SafeLoader(yaml.SafeLoader):
@@ -42,16 +46,20 @@ class _SafeLoader(yaml.SafeLoader):
             ) from exc
 
 
-def load_config(path: Path, limits: ParseLimits = ParseLimits()) -> AgentConfig:
+def load_config(path: Path, limits: ParseLimits = ParseLimits(), check: PostCheck | None = None) -> AgentConfig:
     """Read and validate a config file; raise ConfigError naming the file, field and line.
 
-    Relative paths inside the file are resolved against the file's directory (see agent.config.paths)."""
+    Relative paths inside the file are resolved against the file's directory (see agent.config.paths).
+    `check` (agent.config.checks.raise_findings) then runs the checks that look at the disk."""
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read config: {exc.strerror}") from exc
-    config = load_config_text(data, source=str(path), limits=limits)
-    return resolve_relative_paths(config, path.parent)
+    document, lines = parse_yaml(data, str(path), limits)
+    config = resolve_relative_paths(validate_document(document, lines, str(path)), path.parent)
+    if check is not None:
+        check(config, lines, str(path))
+    return config
 
 
 def load_config_text(text: bytes | str, source: str = "<config>", limits: ParseLimits = ParseLimits()) -> AgentConfig:
@@ -140,10 +148,17 @@ def validate_document(document: Any, lines: LineIndex, source: str) -> AgentConf
     try:
         return AgentConfig.model_validate(document)
     except ValidationError as exc:
-        located = [_locate(err["loc"], err["msg"], lines) for err in exc.errors()]
+        located = [_locate(err["loc"], _with_hint(err), lines) for err in exc.errors()]
         located.sort(key=lambda item: item[0])  # stable: pydantic's order within a line
         errors = [f"{source}:{line}: {dotted}: {msg}" for line, dotted, msg in located]
         raise ConfigError(f"{source}: {len(errors)} error(s) in config", errors) from exc
+
+
+def _with_hint(err: ErrorDetails) -> str:
+    """pydantic's message, plus "did you mean" for an unknown key close to a field of its section."""
+    if err["type"] != "extra_forbidden" or not err["loc"]:
+        return err["msg"]
+    return err["msg"] + did_you_mean(str(err["loc"][-1]), field_names_at(AgentConfig, err["loc"]))
 
 
 def format_error(loc: tuple[str | int, ...], msg: str, lines: LineIndex, source: str) -> str:

@@ -26,10 +26,27 @@ from agent.types import Detection
 
 QDQ_OPSET = 13  # per-channel QuantizeLinear/DequantizeLinear need opset 13 (axis attribute)
 # Below this many calibration frames the int8 model loses objects (docs/performance.md, "int8 calibration").
-MIN_CALIBRATION_FRAMES = 64
-DEFAULT_CALIBRATION_FRAMES = 200
+MIN_CALIBRATION_FRAMES = 16
+FEW_FRAMES_MEASURED = (
+    "measured on yolox_nano_416 with percentile calibration: car recall 0.14 at 4 frames, 0.42 at 16, "
+    "0.34 at 64; docs/performance.md"
+)
+# onnxruntime's calibrators hold every frame's activations until the end: yolox_nano_416 peaked at ~9 GB
+# for 64 frames (~140 MB a frame, measured). MinMax's CalibMaxIntermediateOutputs is no way out: in
+# onnxruntime 1.32 it discards the held frames without merging their ranges (calibrate.py collect_data),
+# so only the last frames counted, and a multiple of it raised "No data is collected".
+MAX_HELD_FRAMES = 100
+DEFAULT_CALIBRATION_FRAMES = 64
 DEFAULT_HELD_OUT_FRAMES = 50
-MAX_INTERMEDIATE_OUTPUTS = 16  # MinMax merges ranges every 16 frames instead of holding every activation
+PERCENTILE = 99.999  # of each activation's histogram
+# MinMax gets worse with more frames (every outlier widens a range); percentile clips them: measured
+# best from 16 frames on (docs/performance.md), so it is the default.
+METHODS: dict[str, CalibrationMethod] = {
+    "percentile": CalibrationMethod.Percentile,
+    "minmax": CalibrationMethod.MinMax,
+    "entropy": CalibrationMethod.Entropy,
+}
+DEFAULT_METHOD = "percentile"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,11 +59,13 @@ class QuantizeRequest:
     held_out_frames: int = DEFAULT_HELD_OUT_FRAMES
     threads: int = 2
     min_score: float = 0.5
+    method: str = DEFAULT_METHOD
 
 
 @dataclass(frozen=True, slots=True)
 class QuantizeReport:
     out: Path
+    method: str
     source_opset: int
     calibration_frames: int
     held_out_frames: int
@@ -99,8 +118,22 @@ def _opset_13_copy(model: Path, work: Path) -> tuple[Path, int]:
     return converted, opset
 
 
+def _extra_options(method: str) -> dict[str, Any]:
+    if method == "percentile":
+        return {"CalibPercentile": PERCENTILE}
+    return {}
+
+
 def quantize_model(request: QuantizeRequest, entry: CatalogEntry | None = None) -> QuantizeReport:
     """Calibrate, write request.out, and compare it with the fp32 model on held-out frames."""
+    if request.method not in METHODS:
+        raise ModelError(f"calibration method {request.method!r} is not one of {', '.join(METHODS)}")
+    if request.calibration_frames > MAX_HELD_FRAMES:
+        raise ModelError(
+            f"--frames {request.calibration_frames}: onnxruntime's calibration holds every "
+            f"frame's activations in memory (about 140 MB a frame for yolox_nano_416); use at most "
+            f"{MAX_HELD_FRAMES} frames"
+        )
     footage: list[Footage] = [open_footage(source) for source in request.sources]
     picks = pick(sum(f.frames for f in footage), request.calibration_frames, request.held_out_frames)
     cfg = ModelConfig(path=str(request.model), min_score=request.min_score, threads=request.threads)
@@ -119,8 +152,8 @@ def quantize_model(request: QuantizeRequest, entry: CatalogEntry | None = None) 
             # 32 frames) but ran 3x slower than fp32 on x86 AVX2; see docs/performance.md.
             activation_type=QuantType.QUInt8,
             weight_type=QuantType.QInt8,
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"CalibMaxIntermediateOutputs": MAX_INTERMEDIATE_OUTPUTS},
+            calibrate_method=METHODS[request.method],
+            extra_options=_extra_options(request.method),
         )
     if reader.delivered == 0:
         raise ModelError(f"no calibration frame could be read from {', '.join(map(str, request.sources))}")
@@ -137,6 +170,7 @@ def quantize_model(request: QuantizeRequest, entry: CatalogEntry | None = None) 
         int8_ms.append(got.inference_ms)
     return QuantizeReport(
         out=request.out,
+        method=request.method,
         source_opset=opset,
         calibration_frames=reader.delivered,
         held_out_frames=len(reference),
@@ -152,7 +186,7 @@ def report_lines(report: QuantizeReport, most_labels: int = 10) -> list[str]:
     """What the CLI prints: the file, the agreement per label, the speed, and the warning if any."""
     converted = f"converted from opset {report.source_opset}, " if report.source_opset < QDQ_OPSET else ""
     lines = [
-        f"wrote {report.out} (int8 QDQ per-channel, {converted}calibrated on {report.calibration_frames} frames)",
+        f"wrote {report.out} (int8 QDQ per-channel, {converted}{report.method} calibration on {report.calibration_frames} frames)",
         f"agreement with the fp32 model on {report.held_out_frames} held-out frames (recall of its detections "
         f"at IoU 0.5, score >= {report.min_score}):",
     ]
@@ -166,7 +200,8 @@ def report_lines(report: QuantizeReport, most_labels: int = 10) -> list[str]:
     if report.too_few_frames:
         lines.append(
             f"warning: only {report.calibration_frames} calibration frames; with fewer than "
-            f"{MIN_CALIBRATION_FRAMES} the int8 model misses objects the fp32 one finds (small ones first). "
-            f"Calibrate on at least {MIN_CALIBRATION_FRAMES} (better {DEFAULT_CALIBRATION_FRAMES}) frames of your cameras."
+            f"{MIN_CALIBRATION_FRAMES} the int8 model misses objects the fp32 one finds, small ones first "
+            f"({FEW_FRAMES_MEASURED}). Calibrate on {MIN_CALIBRATION_FRAMES} to {DEFAULT_CALIBRATION_FRAMES} "
+            "frames of your own cameras."
         )
     return lines

@@ -81,4 +81,6 @@ def open_runner(
         from agent.detect.runtime import TFLiteRunner
 
         return TFLiteRunner(model_path, threads, delegate, edgetpu_device)
-    raise ModelError(f"model file {model_path} is neither {' nor '.join(MODEL_SUFFIXES)}; the runtime is chosen by extension")
+    raise ModelError(
+        f"model file {model_path} is neither {' nor '.join(MODEL_SUFFIXES)}; the runtime is chosen by extension"
+    )

@@ -28,9 +28,11 @@ from agent.errors import PublishError
 from agent.publish.credentials import build_tls_context, resolve_password
 from agent.publish.messages import OutboundMessage, PublisherStats, encode_status
 from agent.publish.outbox import FILE_NAME, Outbox
+from agent.publish.outbox_ledger import Recovery
 from agent.publish.pump import TICK_S, OutboxPump
 from agent.publish.takeover import REPORT_INTERVAL_S, TakeoverReport, TakeoverWatch
 from agent.publish.topics import Topics
+from agent.storage import StorageHealth
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +84,8 @@ class MqttPublisher:
         self._online = threading.Event()  # ...and the broker has acknowledged `online`: "connected" to callers
         self._stopping = threading.Event()  # no new connection attempts
         self._hangup = threading.Event()  # send DISCONNECT and end the session
-        self._pump = OutboxPump(outbox_cfg, cfg.qos, self._publish_row, self._connected)
+        self.storage = StorageHealth(state_dir)
+        self._pump = OutboxPump(outbox_cfg, cfg.qos, self._publish_row, self._connected, self.storage)
         self._outbox_ready = threading.Event()
         self._outbox_error: PublishError | None = None
         self._lock = threading.Lock()  # guards the state below; never held by paho while it calls us
@@ -169,6 +172,11 @@ class MqttPublisher:
                 self._client.subscribe(topic_filter, qos=SUBSCRIBE_QOS)
 
     @property
+    def outbox_recovery(self) -> Recovery | None:
+        """The last loss the outbox found (at open, or a corrupt file replaced at run time)."""
+        return self._pump.view().recovery
+
+    @property
     def connected(self) -> bool:
         """True once the broker has acknowledged this session's retained `online`: a client subscribing
         now gets it as retained. State deferred while disconnected (snapshots: megabytes) follows it."""
@@ -191,6 +199,9 @@ class MqttPublisher:
             publish_failures=counts["publish_failures"] + view.failures,
             fast_dropped=counts["fast_dropped"],
             connect_attempts=counts["connect_attempts"],
+            outbox_unstored=view.unstored,
+            outbox_memory_only=view.memory_only,
+            storage=self.storage.view(),
         )
 
     def stop(self, timeout_s: float) -> None:

@@ -12,9 +12,10 @@ import json
 import math
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from agent.publish.topics import Topics
+from agent.storage import StorageView
 from agent.types import Anomaly, DetectionResult, Event, Frame, LineCrossing
 
 SCHEMA_VERSION = 1
@@ -84,6 +85,9 @@ class PublisherStats:
     publish_failures: int
     fast_dropped: int
     connect_attempts: int
+    outbox_unstored: int = 0  # durable messages dropped because the outbox file had no room
+    outbox_memory_only: bool = False  # the outbox file could not be opened (disk full): held in memory
+    storage: StorageView = field(default_factory=StorageView)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +100,7 @@ class StatsSnapshot:
     model: str
     cameras: Mapping[str, CameraStats]
     publisher: PublisherStats
+    ts_wall: float  # when the snapshot was taken: a reader's "last seen" for a stopped device
 
 
 def new_msg_id() -> str:
@@ -179,6 +184,13 @@ def _publisher_stats(stats: PublisherStats) -> dict[str, object]:
         "publish_failures": stats.publish_failures,
         "fast_dropped": stats.fast_dropped,
         "connect_attempts": stats.connect_attempts,
+        "outbox_unstored": stats.outbox_unstored,
+        "outbox_memory_only": stats.outbox_memory_only,
+        "storage": {
+            "free_bytes": stats.storage.free_bytes,
+            "degraded": stats.storage.degraded,
+            "write_failures": stats.storage.write_failures,
+        },
     }
 
 
@@ -188,6 +200,7 @@ def encode_stats(topics: Topics, snapshot: StatsSnapshot) -> OutboundMessage:
         "schema_version": SCHEMA_VERSION,
         "device_id": topics.device_id,
         "version": snapshot.version,
+        "ts": _r(snapshot.ts_wall, TS_DIGITS),
         "uptime_s": _r(snapshot.uptime_s, 1),
         "runtime": snapshot.runtime,
         "model": snapshot.model,

@@ -3,7 +3,9 @@
 Used only by the publisher's outbox thread: one connection, created, used and closed by
 that thread (sqlite3's check_same_thread guard stays on, so no lock is needed). A row
 leaves when the broker acknowledged it or when a bound evicts it; evictions delete the
-oldest rows first and are counted in the file itself, so the total survives restarts."""
+oldest rows first and are counted in the file itself, so the total survives restarts. At open
+the file is checked against its ledger (outbox_ledger) and opened on a full disk through
+outbox_file's reserve, or in memory when even that fails."""
 
 from __future__ import annotations
 
@@ -18,25 +20,27 @@ from pathlib import Path
 from agent.config.schema import OutboxConfig
 from agent.errors import PublishError
 from agent.publish.messages import OutboundMessage
+from agent.publish.outbox_file import NotWal, connect, reclaim, release_reserve, take_reserve
+from agent.publish.outbox_ledger import (
+    Ledger,
+    Recovery,
+    integrity_problem,
+    move_aside,
+    read_ledger,
+    shortfall,
+    write_ledger,
+)
+from agent.storage import free_bytes, is_out_of_space
 
 log = logging.getLogger(__name__)
 
 FILE_NAME = "outbox.sqlite3"
-SCHEMA_VERSION = 1
 EVICT_CHUNK_ROWS = 256
 EVICTION_LOG_INTERVAL_S = 60.0
+LEDGER_INTERVAL_S = 1.0
 # Rows stamped before this (a clock not yet set by NTP) are never evicted by age:
 # once the clock jumps to the real date they would all look decades old.
 MIN_SANE_WALL = 1_577_836_800.0  # 2020-01-01T00:00:00Z
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS outbox("
-    " id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, payload BLOB NOT NULL,"
-    " qos INTEGER NOT NULL, retain INTEGER NOT NULL, created_wall REAL NOT NULL)",
-    "CREATE INDEX IF NOT EXISTS outbox_created ON outbox(created_wall)",
-    "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL)",
-    "INSERT OR IGNORE INTO meta(key, value) VALUES ('evicted', 0)",
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,36 +62,127 @@ class Outbox:
         self.path = path
         self._cfg = cfg
         self._clock = clock
-        self._db = self._open(path, cfg.synchronous)
+        self.memory_only = False  # the disk was too full to open the file: rows live in memory
+        self.recovery: Recovery | None = None  # what the check at open found missing
+        self._ledger = read_ledger(path)
+        self._last_ledger_mono = -LEDGER_INTERVAL_S
+        self._db = self._open_checked(path, cfg.synchronous)
         self.depth = self.size_bytes = self.last_id = self.evicted_total = 0
         self._reload_counters()
         self._unlogged_evictions = 0
         self._last_eviction_log = -EVICTION_LOG_INTERVAL_S
+        self._check_against_ledger()
+        if not self.memory_only:
+            take_reserve(path)
+
+    def _open_checked(self, path: Path, synchronous: str) -> sqlite3.Connection:
+        """Open the file; move a corrupt one aside; fall back to memory when the disk is too full."""
+        for attempt in range(2):
+            try:
+                return self._open_file(path, synchronous)
+            except sqlite3.Error as exc:
+                if not is_out_of_space(exc):
+                    raise PublishError(f"cannot open the outbox {path}: {exc}") from exc
+                if attempt == 0 and release_reserve(path):
+                    continue
+                log.error(
+                    "cannot open the outbox %s (%s bytes free): %s; holding durable messages in memory "
+                    "until the agent restarts (rows already in the file wait for that restart)",
+                    path,
+                    free_bytes(path),
+                    exc,
+                )
+        self.memory_only = True
+        return self._connect(None, synchronous)
+
+    def _open_file(self, path: Path, synchronous: str) -> sqlite3.Connection:
+        """The file, checked; raises sqlite3.Error only for lack of space."""
+        try:
+            db = self._connect(path, synchronous)
+        except sqlite3.DatabaseError as exc:
+            if is_out_of_space(exc):
+                raise
+            return self._recover(path, synchronous, str(exc))
+        try:
+            problem = integrity_problem(db)
+        except sqlite3.Error:
+            db.close()
+            raise
+        if problem is None:
+            return db
+        db.close()
+        return self._recover(path, synchronous, problem)
+
+    def _recover(self, path: Path, synchronous: str, problem: str) -> sqlite3.Connection:
+        moved = move_aside(path, time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(self._clock())))
+        self.recovery = Recovery(self._ledger.depth, f"the file is corrupt ({problem})", moved)
+        return self._connect(path, synchronous)
 
     @staticmethod
-    def _open(path: Path, synchronous: str) -> sqlite3.Connection:
+    def _connect(path: Path | None, synchronous: str) -> sqlite3.Connection:
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            db = sqlite3.connect(path, isolation_level=None, timeout=5.0)
-            mode = db.execute("PRAGMA journal_mode=WAL").fetchone()[0]
-            if str(mode).lower() != "wal":
-                raise PublishError(f"outbox {path}: SQLite refused WAL mode (got {mode}); use a local filesystem")
-            db.execute(f"PRAGMA synchronous={'FULL' if synchronous == 'full' else 'NORMAL'}")
-            for statement in _SCHEMA:
-                db.execute(statement)
-            db.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
-        except (OSError, sqlite3.Error) as exc:
-            raise PublishError(
-                f"cannot open the outbox {path}: {exc}; check that state_dir is writable, "
-                "or move a corrupt file aside (its undelivered messages are then lost)"
-            ) from exc
-        return db
+            return connect(path, synchronous)
+        except NotWal as exc:
+            raise PublishError(f"outbox {path}: SQLite refused WAL mode (got {exc}); use a local filesystem") from exc
+        except OSError as exc:
+            raise PublishError(f"cannot open the outbox {path}: {exc}; check that state_dir is writable") from exc
+
+    def _check_against_ledger(self) -> None:
+        """Count rows the ledger expected and the file lost; keep the eviction total the ledger knew."""
+        if self.recovery is None and not self.memory_only:
+            self.recovery = shortfall(self._ledger, self.depth, self.last_id)
+        lost = self.recovery.lost if self.recovery is not None else 0
+        missing = max(0, self._ledger.evicted - self.evicted_total) + lost
+        if missing:
+            with self._transaction():
+                self._count_evicted(missing)
+        if self.recovery is not None:
+            moved = f"; the old file is kept as {self.recovery.moved_to}" if self.recovery.moved_to else ""
+            log.error(
+                "outbox %s: %d undelivered message(s) lost because %s%s (counted in outbox_evicted)",
+                self.path,
+                self.recovery.lost,
+                self.recovery.reason,
+                moved,
+            )
+        try:
+            self.save_ledger(force=True)
+        except OSError as exc:
+            log.warning("cannot write the outbox ledger beside %s: %s", self.path, exc)
+
+    def save_ledger(self, force: bool = False) -> None:
+        """Record the high-water mark beside the file (at most once a second unless forced); raises OSError."""
+        ledger = Ledger(self.last_id, self.depth, self.evicted_total)
+        now = time.monotonic()
+        if self.memory_only or ledger == self._ledger:
+            return
+        if force or now - self._last_ledger_mono >= LEDGER_INTERVAL_S:
+            write_ledger(self.path, ledger)
+            self._ledger, self._last_ledger_mono = ledger, now
+
+    def replace_corrupt(self, problem: str) -> None:
+        """A query found the file corrupt while running: move it aside and start a fresh one."""
+        self._ledger = Ledger(self.last_id, self.depth, self.evicted_total)
+        self._db.close()
+        self._db = self._recover(self.path, self._cfg.synchronous, problem)
+        self._reload_counters()
+        self._check_against_ledger()
+
+    def release_reserve(self) -> bool:
+        return release_reserve(self.path)
+
+    def reclaim(self) -> None:
+        """Give acknowledged rows' space back and take the reserve again once there is room."""
+        if not self.memory_only:
+            reclaim(self._db)
+            take_reserve(self.path)
 
     def _reload_counters(self) -> None:
         count, size, last = self._db.execute(
             "SELECT COUNT(*), COALESCE(SUM(LENGTH(payload)), 0), COALESCE(MAX(id), 0) FROM outbox"
         ).fetchone()
-        self.depth, self.size_bytes, self.last_id = int(count), int(size), int(last)
+        seq = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'outbox'").fetchone()
+        self.depth, self.size_bytes, self.last_id = int(count), int(size), max(int(last), int(seq[0]))
         self.evicted_total = int(self._db.execute("SELECT value FROM meta WHERE key = 'evicted'").fetchone()[0])
 
     @contextmanager
@@ -221,4 +316,8 @@ class Outbox:
         if self._unlogged_evictions:
             self._last_eviction_log = -EVICTION_LOG_INTERVAL_S
             self._note_evictions(0, "of the bounds (see earlier warnings)")
+        try:
+            self.save_ledger(force=True)
+        except OSError as exc:
+            log.warning("cannot write the outbox ledger beside %s: %s", self.path, exc)
         self._db.close()

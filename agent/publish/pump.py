@@ -19,8 +19,11 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import MQTTErrorCode
 
 from agent.config.schema import OutboxConfig
+from agent.errors import PublishError
 from agent.publish.messages import OutboundMessage
 from agent.publish.outbox import Outbox
+from agent.publish.outbox_ledger import Recovery
+from agent.storage import StorageHealth, is_corruption, is_out_of_space
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +32,7 @@ PublishFn = Callable[[str, bytes, int, bool], mqtt.MQTTMessageInfo]
 TICK_S = 0.5  # wake-up when nothing signals the thread
 AGE_CHECK_INTERVAL_S = 30.0
 ERROR_LOG_INTERVAL_S = 60.0
+STORE_RETRY_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +44,10 @@ class PumpView:
     evicted: int = 0
     published: int = 0
     failures: int = 0
+    unstored: int = 0
+    held: int = 0
+    memory_only: bool = False
+    recovery: Recovery | None = None  # the last loss the outbox found (at open or at run time)
 
 
 @dataclass(slots=True)
@@ -54,8 +62,17 @@ class _Window:
 class OutboxPump:
     """Durable delivery for one publisher. `qos` is mqtt.qos; `link_up` is set while connected."""
 
-    def __init__(self, cfg: OutboxConfig, qos: int, publish: PublishFn, link_up: threading.Event) -> None:
+    def __init__(
+        self, cfg: OutboxConfig, qos: int, publish: PublishFn, link_up: threading.Event, storage: StorageHealth
+    ) -> None:
         self._cfg = cfg
+        self._storage = storage
+        # Messages the outbox file could not store (disk full): sent live while connected,
+        # else held here (bounded by handoff_queue_size; the oldest are dropped and counted).
+        self._held: deque[OutboundMessage] = deque()
+        self._unstored = 0  # outbox thread only
+        self._unremoved: list[int] = []  # acknowledged row ids whose delete failed (disk full): retried
+        self._next_store_mono = 0.0  # while the disk is full and we are connected, appends are retried from then
         self._qos = qos
         self._publish = publish
         self._link_up = link_up
@@ -118,7 +135,15 @@ class OutboxPump:
     def refresh_view(self, outbox: Outbox) -> None:
         """Publish the outbox's counters for stats() (outbox thread)."""
         view = PumpView(
-            outbox.depth, outbox.oldest_created_wall(), outbox.evicted_total, self._published, self._failures
+            outbox.depth + len(self._held),
+            outbox.oldest_created_wall(),
+            outbox.evicted_total,
+            self._published,
+            self._failures,
+            self._unstored,
+            len(self._held),
+            outbox.memory_only,
+            outbox.recovery,
         )
         with self._lock:
             self._view = view
@@ -132,16 +157,18 @@ class OutboxPump:
             self._wake.clear()
             try:
                 self._persist(outbox)
-                done, failed = self._take_acks(outbox, window)
-                self._published += done
-                self._failures += failed
+                self._send_held(outbox)
+                self._take_acks(outbox, window)
                 if time.monotonic() - last_age_check >= AGE_CHECK_INTERVAL_S:
                     last_age_check = time.monotonic()
                     outbox.evict_expired()
                 self._failures += self._feed(outbox, window)
+                self._save_ledger(outbox)
                 self.refresh_view(outbox)
-            except Exception:  # the one broad catch of this worker loop (disk full, I/O error)
-                if time.monotonic() - last_error_log >= ERROR_LOG_INTERVAL_S:
+            except Exception as exc:  # the one broad catch of this worker loop (disk full, I/O error)
+                if self._handled(outbox, window, exc):
+                    pass
+                elif time.monotonic() - last_error_log >= ERROR_LOG_INTERVAL_S:
                     last_error_log = time.monotonic()
                     log.exception("outbox step failed; retrying (further errors logged once a minute)")
             if self._stopping.is_set() and self._flushed(outbox):
@@ -152,6 +179,23 @@ class OutboxPump:
             self._persist(outbox)  # whatever was offered while stopping
         except sqlite3.Error:
             log.exception("could not store the last durable messages in the outbox; they are lost")
+
+    def _handled(self, outbox: Outbox, window: _Window, exc: Exception) -> bool:
+        """A full disk (give up the reserve so deletes can run) or a corrupt file (replace it)."""
+        if is_out_of_space(exc):
+            self._storage.write_failed(outbox.path, exc, "acknowledged rows stay until there is room")
+            outbox.release_reserve()
+            return True
+        if not is_corruption(exc):
+            return False
+        log.error("outbox %s failed a query (%s): moving it aside and starting a fresh file", outbox.path, exc)
+        try:
+            outbox.replace_corrupt(str(exc))
+        except (PublishError, sqlite3.Error, OSError):
+            log.exception("could not replace the corrupt outbox %s", outbox.path)
+        window.inflight.clear()
+        window.sent_upto_id = 0
+        return True
 
     def _flushed(self, outbox: Outbox) -> bool:
         if not self._handoff.empty():
@@ -165,31 +209,73 @@ class OutboxPump:
                 batch.append(self._handoff.get_nowait())
             except queue.Empty:
                 break
-        if batch:
-            try:
-                outbox.append(batch)
-            except sqlite3.Error:
-                with self._lock:
-                    self._lost += len(batch)  # counted as evicted once the file accepts writes again
-                raise
+        if batch and not self._store(outbox, batch):
+            self._held.extend(batch)
+            overflow = len(self._held) - self._cfg.handoff_queue_size
+            for _ in range(max(0, overflow)):
+                self._held.popleft()
+                self._unstored += 1
         with self._lock:
             lost, self._lost = self._lost, 0
         if lost:
             outbox.add_evicted(lost, "they could not be queued for the outbox")
 
-    def _take_acks(self, outbox: Outbox, window: _Window) -> tuple[int, int]:
-        acked: list[int] = []
-        failed = 0
+    def _store(self, outbox: Outbox, batch: list[OutboundMessage]) -> bool:
+        """Append `batch` to the file. False: not stored (disk full), and while connected not retried for
+        STORE_RETRY_S, so that the space acknowledgements free goes to deletes and checkpoints first."""
+        if self._storage.degraded and self._link_up.is_set() and time.monotonic() < self._next_store_mono:
+            return False
+        try:
+            outbox.append(batch)
+        except sqlite3.Error as exc:
+            if not is_out_of_space(exc):
+                raise
+            self._next_store_mono = time.monotonic() + STORE_RETRY_S
+            consequence = "durable messages are sent live while connected, else held in memory"
+            self._storage.write_failed(outbox.path, exc, consequence)
+            return False
+        self._storage.write_ok()
+        return True
+
+    def _send_held(self, outbox: Outbox) -> None:
+        """Held messages: into the file once it has room again, else straight to paho while connected."""
+        if not self._held:
+            return
+        if self._link_up.is_set():
+            while self._held:
+                msg = self._held[0]
+                info = self._publish(msg.topic, msg.payload, self._qos, msg.retain)
+                if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                    return  # back-pressure or disconnected: retried next tick
+                self._held.popleft()
+                self._published += 1
+            return
+        batch = list(self._held)
+        self._held.clear()
+        if not self._store(outbox, batch):
+            self._held.extend(batch)
+
+    def _save_ledger(self, outbox: Outbox) -> None:
+        try:
+            outbox.save_ledger()
+        except OSError as exc:
+            self._storage.write_failed(outbox.path, exc, "losses to corruption may be under-counted")
+
+    def _take_acks(self, outbox: Outbox, window: _Window) -> None:
+        """Count acknowledgements and delete their rows; rows a full disk kept are deleted on a later step."""
         while self._acks:
             mid, is_failure = self._acks.popleft()
             row_id = window.inflight.pop(mid, None)
             if row_id is None:
                 continue  # a fast message, or the status
             if is_failure:
-                failed += 1  # MQTT 5 negative PUBACK: the broker will never take it; do not loop on it
-            acked.append(row_id)
-        outbox.remove(acked)
-        return len(acked) - failed, failed
+                self._failures += 1  # MQTT 5 negative PUBACK: the broker will never take it; do not loop on it
+            else:
+                self._published += 1
+            self._unremoved.append(row_id)
+        if outbox.remove(self._unremoved) and self._storage.degraded:
+            outbox.reclaim()  # give the acknowledged rows' pages back at once
+        self._unremoved = []
 
     def _feed(self, outbox: Outbox, window: _Window) -> int:
         """Hand the next rows to paho while connected, keeping at most inflight_window unacknowledged."""

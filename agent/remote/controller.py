@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from agent.config import load_config
+from agent.config.checks import load_checked_config
 from agent.config.loader import ParseLimits
 from agent.config.schema import AgentConfig
 from agent.errors import AgentError, ConfigError
@@ -172,7 +172,7 @@ class RemoteConfigController:
         """SIGHUP or a change on disk: load the file and apply it like a remote set (not re-persisted)."""
         self._file_stamp = self._stamp()
         try:
-            new = load_config(self._path)
+            new = load_checked_config(self._path)
         except ConfigError as exc:
             log.error("config reload (%s) rejected; keeping the running config:\n  %s", reason, "\n  ".join(exc.errors))
             issues = tuple(ConfigIssue("file", line) for line in exc.errors)

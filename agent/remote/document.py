@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agent.catalog import model_dir_of
+from agent.config.checks import check_config
 from agent.config.loader import ParseLimits, parse_yaml, validate_document
 from agent.config.paths import is_model_file_path, resolve_relative_paths
 from agent.config.schema import AgentConfig
@@ -98,6 +99,8 @@ def _parse(payload: bytes, running: AgentConfig, policy: RemotePolicy, source: s
         return RemoteResult(envelope.request_id, None, _issues_of(exc))
     config = resolve_relative_paths(parsed, policy.base_dir)
     issues = check_identity(config, running) + check_paths(config, policy.allowed_dirs, policy.known_paths)
+    if not issues:  # only then: never probe the disk at paths the policy refuses
+        issues = [ConfigIssue(f.dotted, f.msg) for f in check_config(config) if f.blocking]
     return RemoteResult(envelope.request_id, None if issues else config, tuple(issues))
 
 

@@ -7,6 +7,7 @@ messages into a queue). Exit codes: 0 applied, 1 rejected or rolled back, 2 no a
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -26,6 +27,7 @@ from agent.config.loader import ParseLimits, parse_yaml
 from agent.config.schema import MqttConfig
 from agent.errors import ConfigError
 from agent.publish.credentials import build_tls_context, resolve_password
+from agent.remote.presence import describe, presence_from, presence_topics
 from agent.remote.protocol import (
     REQUEST_ID_KEY,
     ConfigState,
@@ -79,7 +81,7 @@ class _Session:
             self._refused = str(reason)
         self._connected.set()
 
-    def open(self, topic_filter: str, deadline_mono: float) -> str | None:
+    def open(self, topic_filter: str | list[str], deadline_mono: float) -> str | None:
         """Connect and subscribe before the deadline; None on success, else why not."""
         try:
             self._client.connect(self._host, self._port)
@@ -90,9 +92,15 @@ class _Session:
             return f"no CONNACK from {self._host}:{self._port}"
         if self._refused:
             return f"the broker refused the connection: {self._refused}"
-        self._client.subscribe(topic_filter, qos=QOS)
+        return self.subscribe(topic_filter, deadline_mono)
+
+    def subscribe(self, topic_filter: str | list[str], deadline_mono: float) -> str | None:
+        """Subscribe and wait for the SUBACK; None on success, else why not."""
+        self._subscribed.clear()
+        filters = [topic_filter] if isinstance(topic_filter, str) else topic_filter
+        self._client.subscribe([(f, QOS) for f in filters])
         if not self._subscribed.wait(max(0.0, deadline_mono - time.monotonic())):
-            return f"no SUBACK for {topic_filter}"
+            return f"no SUBACK for {', '.join(filters)}"
         return None
 
     def publish(self, topic: str, payload: bytes, deadline_mono: float) -> bool:
@@ -149,9 +157,36 @@ def status(
     mqtt_cfg: MqttConfig | None = None,
     out: TextIO | None = None,
 ) -> int:
-    """Print the device's retained config/state. Returns 0 applied (ApplyStatus.succeeded), 1 rejected/rolled back, 2 none."""
-    state_filter = ConfigTopics(prefix, device_id).state()
-    return exit_code(_exchange(host, port, mqtt_cfg, state_filter, None, None, 1, timeout_s, out))
+    """Print the device's retained config/state with its presence (`device_status`, `last_seen_ts`),
+    and on stderr whether that state is current. Returns 0 applied (ApplyStatus.succeeded),
+    1 rejected/rolled back, 2 none.
+
+    Availability and stats are subscribed before the state: the broker sends a connection's
+    retained messages in order, so both have arrived (if retained) when the state does."""
+    deadline = time.monotonic() + timeout_s
+    status_topic, stats_topic = presence_topics(prefix, device_id)
+    session = _Session(host, port, mqtt_cfg)
+    seen: dict[str, bytes] = {}
+    answer: Answer | None = None
+    try:
+        problem = session.open([status_topic, stats_topic], deadline) or session.subscribe(
+            ConfigTopics(prefix, device_id).state(), deadline
+        )
+        while problem is None and answer is None and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                topic, payload = session.inbox.get(timeout=POLL_S)
+                seen[topic] = payload
+                answer = None if topic in (status_topic, stats_topic) else _answer(topic, payload, None)
+    finally:
+        session.close()
+    if problem is not None or answer is None:
+        print(f"error: {problem or f'no config/state answer within {timeout_s:g} s'}", file=sys.stderr)
+        return EXIT_NO_ANSWER
+    presence = presence_from(seen.get(status_topic), seen.get(stats_topic))
+    print(describe(presence, status_topic), file=sys.stderr)
+    fields = {"device_status": presence.status.value, "last_seen_ts": presence.last_seen_ts}
+    print(json.dumps({"device_id": device_id, **state_payload(answer.state), **fields}), file=out or sys.stdout)
+    return exit_code([answer])
 
 
 def envelope(file: Path, request_id: str, limits: ParseLimits | None = None) -> bytes:
@@ -214,6 +249,10 @@ def _next_answer(session: _Session, request_id: str | None, deadline_mono: float
         topic, payload = session.inbox.get(timeout=max(0.0, min(POLL_S, deadline_mono - time.monotonic())))
     except queue.Empty:
         return None
+    return _answer(topic, payload, request_id)
+
+
+def _answer(topic: str, payload: bytes, request_id: str | None) -> Answer | None:
     state = decode_state(payload)
     if state is None or (request_id is not None and state.request_id != request_id):
         return None  # an older retained state, or another request's answer
@@ -237,7 +276,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     push_cmd.add_argument("--patch", action="store_true", help="FILE is an RFC 7386 merge patch")
     push_cmd.add_argument("--expect", type=int, help="with --group: stop after this many answers")
     push_cmd.set_defaults(handler=cmd_push)
-    status_cmd = config.add_parser("status", help="print a device's retained config/state")
+    status_cmd = config.add_parser("status", help="print a device's retained config/state and whether it is online")
     status_cmd.add_argument("--device", required=True, help="device id")
     status_cmd.set_defaults(handler=cmd_status)
     for sub in (push_cmd, status_cmd):

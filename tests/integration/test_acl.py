@@ -285,7 +285,9 @@ def test_cli_status_takes_broker_and_credentials_from_config(
     pushed = json.loads(capsys.readouterr().out)
     status_args = parser.parse_args(["config", "status", "--device", "dev2", "--config", str(admin)])
     assert status_args.handler(status_args) == fleet_cli.EXIT_APPLIED
-    assert json.loads(capsys.readouterr().out) == pushed
+    # The state as pushed, plus the device's presence: this simulated device publishes no
+    # availability or stats, so its status is unknown and it was never seen.
+    assert json.loads(capsys.readouterr().out) == {**pushed, "device_status": "unknown", "last_seen_ts": None}
     assert devices["dev2"].running.log_level == "WARNING"
 
 

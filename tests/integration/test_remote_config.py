@@ -201,6 +201,19 @@ def test_bad_document_is_rejected(steady_device: RemoteDevice, case: BadCase) ->
     assert all(error["msg"] for error in state["errors"])
 
 
+def test_label_typo_is_rejected_with_did_you_mean(steady_device: RemoteDevice) -> None:
+    """A patch with `objects: [persn]` is rejected at that field with a hint, and the old config runs on."""
+    patch = {"request_id": "label-typo", "cameras": {"crossing": {"objects": ["persn"]}}}
+    state, _ = steady_device.request(RequestKind.PATCH, patch)
+    assert state["status"] == "rejected", state
+    assert state["version"] == steady_device.initial_version
+    [error] = state["errors"]
+    assert error["loc"] == "cameras.crossing.objects.0"
+    assert "'persn' is not a label of model" in error["msg"]
+    assert error["msg"].endswith("(did you mean 'person'?)")
+    steady_device.wait_detections("crossing", 3, after_mono=time.monotonic())
+
+
 def test_old_config_keeps_running_after_rejections(steady_device: RemoteDevice) -> None:
     """After the bad documents the device still detects, runs the same version and kept its file."""
     mark = time.monotonic()

@@ -31,6 +31,7 @@ def test_sighup_then_file_watch_then_broken_edit(tmp_path: Path, broker: Mosquit
         _sighup_reload(device)
         _watched_edit(device)
         _broken_edit(device)
+        _unworkable_edit(device)
     finally:
         device.close()
 
@@ -80,3 +81,27 @@ def _broken_edit(device: RemoteDevice) -> None:
     for name in ("crossing", "walkway"):
         device.wait_detections(name, 3, after_mono=device.last_state_mono)
     assert device.get_current("after-broken")["version"] == version
+
+
+def _unworkable_edit(device: RemoteDevice) -> None:
+    """A file that validates but cannot work (a label the model lacks, a missing video) is rejected
+    with `file:line: field: message` lines; both cameras keep detecting."""
+    version = device.version
+    document = device.file_document()
+    document["cameras"]["crossing"]["detect_fps"] = 3.0  # the broken edit's -1 is still in the file
+    document["cameras"]["crossing"]["objects"] = ["persn"]
+    document["cameras"]["walkway"]["source"] = str(device.config_path.parent / "absent.mp4")
+    before = len(device.states())
+    device.write_file(document)
+    state = device.next_state(before, None)
+    assert (state["status"], state["version"]) == ("rejected", version), state
+    messages = [error["msg"] for error in state["errors"]]
+    assert any(
+        msg.startswith(f"{device.config_path}:")
+        and "cameras.crossing.objects.0: 'persn'" in msg
+        and msg.endswith("(did you mean 'person'?)")
+        for msg in messages
+    ), messages
+    assert any("cameras.walkway.source: video file" in msg and "does not exist" in msg for msg in messages), messages
+    for name in ("crossing", "walkway"):
+        device.wait_detections(name, 3, after_mono=device.last_state_mono)

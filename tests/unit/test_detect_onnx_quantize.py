@@ -5,6 +5,7 @@ The frames-vs-agreement table comes from tools/bench.py onnx, not from here."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -31,13 +32,13 @@ def test_quantize_writes_a_loadable_int8_model_and_reports(tmp_path: Path, capsy
     code = main(["models", "quantize", model, "--calibration", str(video), "--out", str(out), *small])
     assert code == 0
     captured = capsys.readouterr()
-    assert "calibrated on 4 frames" in captured.out
+    assert "percentile calibration on 4 frames" in captured.out
     assert "converted from opset 11" in captured.out
     assert "agreement with the fp32 model on 4 held-out frames" in captured.out
     assert "  person " in captured.out
     assert "  all " in captured.out
-    assert "fp32" in captured.out
-    assert "int8" in captured.out
+    assert re.search(r"fp32 \d+\.\d ms, int8 \d+\.\d ms \(\d+\.\d\dx\)", captured.out), captured.out
+    assert re.search(r"  person +\d+ / \d+ +\d+\.\d%", captured.out), captured.out
     assert f"fewer than {MIN_CALIBRATION_FRAMES}" in captured.err
     proto = onnx.load(str(out))
     assert {o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")} >= {13}
@@ -80,3 +81,19 @@ def test_agreement_is_recall_of_the_reference_per_label() -> None:
     assert rows == (LabelAgreement("person", 3, 1), LabelAgreement("car", 1, 1))
     assert overall(rows).recall == pytest.approx(0.5)
     assert np.isclose(LabelAgreement("none", 0, 0).recall, 1.0)
+
+
+def test_calibration_on_too_many_frames_is_refused_naming_the_memory(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """onnxruntime holds every frame's activations: 200 frames exits 1 before reading any, saying why."""
+    model = str(assets.model(onnx_models.YOLOX_MODEL))
+    video = str(assets.video(assets.PEDESTRIANS))
+    code = main(
+        ["models", "quantize", model, "--calibration", video, "--out", str(tmp_path / "q.onnx"), "--frames", "200"]
+    )
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "--frames 200: onnxruntime's calibration holds every frame's activations" in err
+    assert "at most 100 frames" in err
+    assert not (tmp_path / "q.onnx").exists()

@@ -48,7 +48,7 @@ def snapshot(cameras: dict[str, CameraStats], published: int = 900) -> StatsSnap
         fast_dropped=44,
         connect_attempts=3,
     )
-    return StatsSnapshot("0.1.0", 3600.5, "ai-edge-litert 2.3.0", "ssd.tflite", cameras, publisher)
+    return StatsSnapshot("0.1.0", 3600.5, "ai-edge-litert 2.3.0", "ssd.tflite", cameras, publisher, 1750000000.0)
 
 
 def scrape(port: int) -> Scrape:

@@ -154,8 +154,12 @@ def test_unopenable_path_raises_publish_error(tmp_path: Path) -> None:
         Outbox(blocker / FILE_NAME, OutboxConfig())
 
 
-def test_corrupt_file_raises_publish_error(tmp_path: Path) -> None:
-    """A file that is not a database gives a PublishError suggesting to move it aside."""
+def test_corrupt_file_is_moved_aside(tmp_path: Path) -> None:
+    """A file that is not a database is kept aside for forensics and a fresh outbox takes its place."""
     (tmp_path / FILE_NAME).write_bytes(b"garbage" * 1000)
-    with pytest.raises(PublishError, match="move a corrupt file aside"):
-        open_outbox(tmp_path)
+    box = open_outbox(tmp_path)
+    assert box.recovery is not None
+    assert box.recovery.moved_to is not None
+    assert box.recovery.moved_to.read_bytes() == b"garbage" * 1000
+    box.append([msg(1)])
+    assert topics(box) == ["p/d/events/1"]

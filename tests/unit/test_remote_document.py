@@ -88,6 +88,8 @@ def test_set_yaml_with_request_id(running: tuple[AgentConfig, RemotePolicy]) -> 
 def test_set_resolves_relative_paths_against_config_dir(running: tuple[AgentConfig, RemotePolicy]) -> None:
     """A relative path in a remote document means the same as in the file: beside the config file."""
     cfg, policy = running
+    (policy.base_dir / "state").mkdir(exist_ok=True)
+    (policy.base_dir / "state" / "clip.mp4").write_bytes(b"")  # a file source must exist (config checks)
     result = _set(CONFIG + "    zones: {}\n  clip:\n    source: state/clip.mp4\n", running)
     assert result.errors == ()
     assert result.config is not None
@@ -200,6 +202,10 @@ def test_paths_outside_allowed_dirs_are_rejected(
 def test_paths_inside_allowed_dirs_are_accepted(running: tuple[AgentConfig, RemotePolicy]) -> None:
     """Files in the config dir, state_dir and model_dir (relative or absolute) are allowed."""
     cfg, policy = running
+    (cfg.state_dir / "models").mkdir(parents=True, exist_ok=True)  # the config checks want them to exist
+    (cfg.state_dir / "models" / "x.tflite").write_bytes(b"")
+    (policy.base_dir / "state" / "labels.txt").write_text("person\n")
+    (policy.base_dir / "clip.mp4").write_bytes(b"")
     patch = {
         "mqtt": {"password": None, "password_file": "mqtt.pw"},
         "model": {"path": str(cfg.state_dir / "models" / "x.tflite"), "labels": "state/labels.txt"},

@@ -1,0 +1,125 @@
+"""Cross-checks of a valid config against the outside world: labels against the model's label file,
+file sources against the disk. One entry, `check_config`, serves check-config, start-up, SIGHUP reload
+and remote config apply. Called on the main thread (the CLI, and the supervisor's config controller)."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import os
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent.catalog import Catalog, resolve_model
+from agent.config.anomaly import AnomalyConfig
+from agent.config.loader import LineIndex, format_error, load_config
+from agent.config.schema import AgentConfig, CameraConfig
+from agent.config.sources import classify_source
+from agent.config.suggest import did_you_mean
+from agent.detect.labels import is_reportable, load_labels
+from agent.errors import AgentError, ConfigError
+
+log = logging.getLogger(__name__)
+Loc = tuple[str | int, ...]
+Warn = Callable[[str], None]
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem at a config field. `blocking` False: a warning (the check itself could not run)."""
+
+    loc: Loc
+    msg: str
+    blocking: bool = True
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(str(part) for part in self.loc)
+
+
+def check_config(cfg: AgentConfig, catalog: Catalog | None = None) -> tuple[Finding, ...]:
+    """Every finding of `cfg` (already schema-valid, relative paths resolved), in config order."""
+    return (*_label_findings(cfg, catalog), *_source_findings(cfg))
+
+
+def raise_findings(cfg: AgentConfig, lines: LineIndex, source: str, warn: Warn = log.warning) -> None:
+    """ConfigError with one `file:line: field: message` line per blocking finding; warnings go to `warn`."""
+    findings = check_config(cfg)
+    for finding in findings:
+        if not finding.blocking:
+            warn(format_error(finding.loc, finding.msg, lines, source))
+    errors = [f for f in findings if f.blocking]
+    if errors:
+        located = [format_error(f.loc, f.msg, lines, source) for f in errors]
+        located.sort(key=lambda text: int(text[len(source) + 1 :].split(":", 1)[0]))  # file order
+        raise ConfigError(f"{source}: {len(errors)} error(s) in config", located)
+
+
+def load_checked_config(path: Path, warn: Warn = log.warning) -> AgentConfig:
+    """load_config, then check_config; every problem is one line of the ConfigError."""
+    return load_config(path, check=functools.partial(raise_findings, warn=warn))
+
+
+def _label_findings(cfg: AgentConfig, catalog: Catalog | None) -> Iterator[Finding]:
+    where: Loc = ("model", "labels") if cfg.model.labels is not None else ("model", "path")
+    try:
+        resolved = resolve_model(cfg, catalog)
+        known = tuple(label for label in load_labels(resolved.labels_path) if is_reportable(label))
+    except AgentError as exc:
+        # The operator's own label path must exist. Model problems stay warnings here: a catalogue
+        # model may be pulled later, and start-up (or a remote apply's rollback) reports them anyway.
+        blocking = cfg.model.labels is not None
+        yield Finding(where, f"labels not checked: {exc}", blocking=blocking)
+        return
+    model = cfg.model.path
+    for loc, label in _labels_used(cfg):
+        if label not in known:
+            hint = did_you_mean(label, known)
+            yield Finding(loc, f"{label!r} is not a label of model {model} ({resolved.labels_path}){hint}")
+
+
+def _labels_used(cfg: AgentConfig) -> Iterator[tuple[Loc, str]]:
+    """Every label named in the config, with its location: objects, filters, zones, lines, anomalies."""
+    for name, camera in cfg.cameras.items():
+        yield from _camera_labels(("cameras", name), camera)
+
+
+def _camera_labels(at: Loc, camera: CameraConfig) -> Iterator[tuple[Loc, str]]:
+    yield from _indexed((*at, "objects"), camera.objects)
+    for label in camera.filters:
+        yield (*at, "filters", label), label
+    for zone, zone_cfg in camera.zones.items():
+        yield from _indexed((*at, "zones", zone, "objects"), zone_cfg.objects)
+    for line, line_cfg in camera.lines.items():
+        yield from _indexed((*at, "lines", line, "objects"), line_cfg.objects)
+    yield from _anomaly_labels((*at, "anomalies"), camera.anomalies)
+
+
+def _anomaly_labels(at: Loc, anomalies: AnomalyConfig) -> Iterator[tuple[Loc, str]]:
+    # Defaulted lists (["person"]) are not the operator's words: only labels they wrote are checked.
+    yield from _indexed((*at, "count", "labels"), anomalies.count.labels)
+    for i, rule in enumerate(anomalies.restricted_zone.rules):
+        if "labels" in rule.model_fields_set:
+            yield from _indexed((*at, "restricted_zone", "rules", i, "labels"), rule.labels)
+    if "labels" in anomalies.loitering.model_fields_set:
+        yield from _indexed((*at, "loitering", "labels"), anomalies.loitering.labels)
+
+
+def _indexed(at: Loc, labels: tuple[str, ...] | list[str]) -> Iterator[tuple[Loc, str]]:
+    for i, label in enumerate(labels):
+        yield (*at, i), label
+
+
+def _source_findings(cfg: AgentConfig) -> Iterator[Finding]:
+    for name, camera in cfg.cameras.items():
+        path = classify_source(camera.source).file_path
+        if path is None or not camera.enabled:
+            continue
+        loc: Loc = ("cameras", name, "source")
+        if not path.exists():
+            yield Finding(loc, f"video file {path} does not exist")
+        elif not path.is_file():
+            yield Finding(loc, f"video source {path} is not a file")
+        elif not os.access(path, os.R_OK):
+            yield Finding(loc, f"video file {path} is not readable by this user")

@@ -1,0 +1,84 @@
+"""Unit tests of out-of-space handling (agent.storage) and the device `storage` anomaly (agent.anomaly.storage)."""
+
+from __future__ import annotations
+
+import errno
+import itertools
+import logging
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from agent.anomaly.storage import DEVICE_CAMERA, FullDisk, outbox_loss
+from agent.publish.outbox_ledger import Recovery
+from agent.storage import StorageHealth, StorageView, free_bytes, is_out_of_space
+
+
+@pytest.mark.parametrize(
+    ("exc", "expected"),
+    [
+        (OSError(errno.ENOSPC, "No space left on device"), True),
+        (OSError(errno.EDQUOT, "Disk quota exceeded"), True),
+        (OSError(errno.EACCES, "Permission denied"), False),
+        (sqlite3.OperationalError("database or disk is full"), True),
+        (sqlite3.DatabaseError("database disk image is malformed"), False),
+        (ValueError("disk is full"), False),
+    ],
+)
+def test_is_out_of_space(exc: BaseException, expected: bool) -> None:
+    """ENOSPC, EDQUOT and SQLite's "disk is full" are out of space; corruption and other errors are not."""
+    assert is_out_of_space(exc) is expected
+
+
+def test_free_bytes_probes_the_nearest_existing_parent(tmp_path: Path) -> None:
+    """A path not created yet reports the free space of the directory it would be made in."""
+    free = free_bytes(tmp_path / "not" / "yet")
+    assert free is not None
+    assert free > 0
+
+
+def test_health_counts_every_failure_and_logs_once_a_minute(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Three failures are all counted, one ERROR names the path and free bytes; a success ends `degraded`."""
+    health = StorageHealth(tmp_path)
+    with caplog.at_level(logging.ERROR):
+        for _ in range(3):
+            health.write_failed(tmp_path / "x.json", OSError(errno.ENOSPC, "full"), "kept in memory")
+    view = health.view()
+    assert (view.degraded, view.write_failures) == (True, 3)
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert str(tmp_path / "x.json") in errors[0].getMessage()
+    assert "bytes free" in errors[0].getMessage()
+    health.write_ok()
+    assert health.view().degraded is False
+
+
+def test_full_disk_anomaly_opens_once_and_resolves() -> None:
+    """Degraded opens one active anomaly; staying degraded adds nothing; recovery resolves the same id."""
+    ids = (f"{i:032x}" for i in itertools.count(1))
+    tracker = FullDisk(lambda: next(ids))
+    opened = tracker.update(StorageView(0, True, 4), 2, 100.0)
+    assert opened is not None
+    assert (opened.kind, opened.camera, opened.active, opened.details["free_bytes"]) == (
+        "storage",
+        DEVICE_CAMERA,
+        True,
+        0,
+    )
+    assert tracker.update(StorageView(0, True, 9), 5, 101.0) is None
+    resolved = tracker.update(StorageView(10_000, False, 9), 5, 102.0)
+    assert resolved is not None
+    assert (resolved.anomaly_id, resolved.active, resolved.ended_ts) == (opened.anomaly_id, False, 102.0)
+    assert resolved.details["write_failures"] == 9
+
+
+def test_outbox_loss_anomaly_says_what_was_lost(tmp_path: Path) -> None:
+    """The recovery's count, reason and kept file are in the anomaly's details."""
+    anomaly = outbox_loss(Recovery(71, "the file is corrupt", tmp_path / "kept"), 5.0, lambda: "a" * 32)
+    assert anomaly.details == {
+        "problem": "outbox_lost",
+        "lost": 71,
+        "reason": "the file is corrupt",
+        "moved_to": str(tmp_path / "kept"),
+    }
