@@ -2,9 +2,11 @@
 healthy, publishes stats, speaks sd_notify, and shuts down in order.
 
 Threads it owns: one capture thread per camera, the detector thread(s) and the analytics
-thread (agent.pipeline.workers), the snapshot worker and the publisher's threads. Only the
-supervisor starts or stops them. Remote config and runtime toggles arrive on paho's thread
-and are applied here, on the main thread."""
+thread (agent.pipeline.workers), the snapshot worker, the publisher's threads and the config
+thread (agent.remote.worker). Only the supervisor starts or stops them. Remote config, reloads
+and runtime toggles arrive on paho's thread and are applied on the config thread; the main
+thread keeps pinging systemd meanwhile. `cameras` is replaced, never mutated, so the main
+thread always reads a whole snapshot of it."""
 
 from __future__ import annotations
 
@@ -26,6 +28,7 @@ from agent.discovery import STATE_FILE as DISCOVERY_STATE_FILE
 from agent.discovery import build_plan, sync_discovery
 from agent.errors import AgentError
 from agent.health import Heartbeat, stalled_workers
+from agent.memory import release_memory
 from agent.metrics import MetricsExporter
 from agent.notify import SystemdNotifier
 from agent.pipeline.processor import Snapshots
@@ -37,6 +40,7 @@ from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
 from agent.publish.outbox_ledger import Recovery
 from agent.remote.controller import ConfigHandler, RemoteConfigController
 from agent.remote.plan import ReconcilePlan
+from agent.remote.worker import ConfigWorker
 from agent.snapshot_store import RetentionLimits, SnapshotStore
 from agent.snapshots import SnapshotWorker
 from agent.toggles import ToggleController
@@ -47,6 +51,9 @@ SUPERVISOR_TICK_S = 0.25
 JOIN_TIMEOUT_S = 2.0
 READY_FRAME_WAIT_S = 10.0
 PUBLISHER_STOP_TIMEOUT_S = 2.0
+CONFIG_JOIN_TIMEOUT_S = 10.0  # an apply under way when the stop comes may finish its camera
+# Removed cameras' buffers are freed as their lanes drain, after the apply: trim again then.
+LATE_TRIMS_S = (1.0, 3.0, 6.0)
 HELD_MESSAGES_MAX = 10_000  # messages kept in memory while the broker connection is swapped
 
 
@@ -83,6 +90,8 @@ class Supervisor:
         self.pipeline = PipelineWorkers(self.detectors, self.send, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
         self.remote = RemoteConfigController(self, config_path)
+        self.config_worker = ConfigWorker(self)
+        self._trims_due: list[float] = []  # config thread: late trims after cameras were removed
 
     def send(self, message: OutboundMessage) -> None:
         """Every outbound message goes through here, so a broker reconnect can swap the publisher.
@@ -132,6 +141,7 @@ class Supervisor:
                 self.start_camera(name, camera)
         self.pipeline.start()
         self.remote.start()
+        self.config_worker.start()
 
     def _sync_discovery(self) -> None:
         try:
@@ -142,13 +152,14 @@ class Supervisor:
 
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps(), self.toggles.attach(name))
-        self.cameras[name] = unit
+        self.cameras = {**self.cameras, name: unit}
         self.pipeline.set_lane(unit.lane())
         unit.capture.start()
 
     def stop_camera(self, name: str) -> None:
         """Stop one camera: capture first, then its lane; its open events and anomalies end."""
-        unit = self.cameras.pop(name)
+        unit = self.cameras[name]
+        self.cameras = {key: value for key, value in self.cameras.items() if key != name}
         unit.capture.stop()
         unit.capture.join(JOIN_TIMEOUT_S)
         self.pipeline.retire_lane(name)
@@ -165,12 +176,6 @@ class Supervisor:
         next_ping = time.monotonic()
         while not self.stop_requested.wait(SUPERVISOR_TICK_S):
             now = time.monotonic()
-            if self.reload_requested.is_set():
-                self.reload_requested.clear()
-                self.remote.reload_file("SIGHUP")
-            self.remote.process_pending()
-            self.toggles.process_pending()
-            self.remote.watch_file(now)
             self._tell_online_changes()
             if self._all_sources_done():
                 log.info("every source has ended and its last frame is processed; stopping")
@@ -184,7 +189,19 @@ class Supervisor:
         self.shutdown()
         return 0
 
-    # --- reconcile -----------------------------------------------------------------
+    # --- reconcile (config thread) ----------------------------------------------------
+    def config_tick(self, now_mono: float) -> None:
+        """One round on the config thread: SIGHUP, remote requests, toggles, the file watch."""
+        if self.reload_requested.is_set():
+            self.reload_requested.clear()
+            self.remote.reload_file("SIGHUP")
+        self.remote.process_pending()
+        self.toggles.process_pending()
+        self.remote.watch_file(now_mono)
+        if self._trims_due and now_mono >= self._trims_due[0]:
+            self._trims_due.pop(0)
+            release_memory()
+
     def apply_config(self, new: AgentConfig, plan: ReconcilePlan) -> str | None:
         """Move the running agent to `new`, touching only what changed.
 
@@ -208,6 +225,10 @@ class Supervisor:
         for name in plan.cameras_removed:
             self.stop_camera(name)
             self.toggles.detach(name)
+            self.config_worker.beat()
+        if plan.cameras_removed:
+            release_memory()
+            self._trims_due = [time.monotonic() + delay for delay in LATE_TRIMS_S]
         self.toggles.forget_missing(new.cameras)
         if plan.mqtt_reconnect:
             self.toggles.use_topics(self.publisher.topics, self.subscribe)
@@ -216,6 +237,7 @@ class Supervisor:
             self.start_camera(name, new.cameras[name])
         for name in plan.cameras_added:
             self.start_camera(name, new.cameras[name])
+            self.config_worker.beat()  # alive between cameras: a big apply is slow, not stalled
         if plan.model_reload or plan.mqtt_reconnect or "snapshots" in plan.other_changed:
             for name in plan.cameras_unchanged:
                 self._replace_processor(name)
@@ -295,6 +317,7 @@ class Supervisor:
         ]
         if self.snapshot_worker is not None:
             beats.append(Heartbeat("snapshots", self.snapshot_worker.heartbeat_mono, True))
+        beats.append(Heartbeat("config", self.config_worker.heartbeat_mono, self.config_worker.is_alive()))
         return beats
 
     def _announce_ready(self) -> None:
@@ -387,7 +410,13 @@ class Supervisor:
     def shutdown(self) -> None:
         """Ordered stop: capture, detection, analytics, end open events, publish offline, disconnect."""
         self.notifier.stopping()
-        self.toggles.process_pending()  # a switch just before the stop is kept too
+        self.config_worker.stop()
+        if self.config_worker.is_alive():
+            self.config_worker.join(CONFIG_JOIN_TIMEOUT_S)
+        if self.config_worker.is_alive():
+            log.error("the config thread is still applying after %.0f s; stopping anyway", CONFIG_JOIN_TIMEOUT_S)
+        else:
+            self.toggles.process_pending()  # a switch just before the stop is kept too
         for unit in self.cameras.values():
             unit.capture.stop()
         for unit in self.cameras.values():

@@ -18,6 +18,20 @@ class RemoteConfigSettings(StrictModel):
         le=300,
         description="A new model or broker connection must come up within this, or it is rolled back.",
     )
+    max_pending_bytes: int = Field(
+        4 * 1024 * 1024,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="Bytes of set/patch payloads that may wait to be applied; a request beyond it is answered "
+        "rejected (never dropped). Waiting requests are coalesced: the last one wins.",
+    )
+    max_cameras: int = Field(
+        16,
+        ge=1,
+        le=1024,
+        description="Most enabled cameras a remote config may run; a remote config may lower this but not raise "
+        "it (raise it by editing the file on the device).",
+    )
     watch_file: bool = Field(True, description="Reload when the config file changes on disk (SIGHUP always reloads).")
     watch_interval_s: float = Field(2.0, gt=0, description="How often the config file's modification time is checked.")
     allowed_dirs: list[Path] = Field(

@@ -1,14 +1,14 @@
-"""Runs remote configuration requests as transactions on the supervisor's (main) thread.
+"""Runs remote configuration requests as transactions on the config thread (agent.remote.worker).
 
-MQTT handlers (paho's thread) only enqueue requests. The main thread parses and
-validates, persists, asks the supervisor to reconcile, rolls back on failure and
-publishes the retained config/state. SIGHUP and config-file changes take the same path."""
+MQTT handlers (paho's thread) only put requests in the byte-bounded inbox. The config thread
+coalesces what waits (the last one wins), validates, persists, asks the supervisor to
+reconcile, rolls back on failure and answers every request on the retained config/state.
+SIGHUP and config-file changes take the same path."""
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +19,9 @@ from agent.config.loader import ParseLimits
 from agent.config.schema import AgentConfig
 from agent.errors import AgentError, ConfigError
 from agent.publish.messages import OutboundMessage
+from agent.remote.coalesce import coalesce
 from agent.remote.document import RemotePolicy, RemoteResult, config_version, parse_patch, parse_set, redact
+from agent.remote.inbox import ConfigInbox, ConfigRequest, Taken
 from agent.remote.persist import persist_config, restore_previous
 from agent.remote.plan import ReconcilePlan, plan_reconcile
 from agent.remote.protocol import (
@@ -34,8 +36,6 @@ from agent.remote.protocol import (
 )
 
 log = logging.getLogger(__name__)
-
-REQUEST_QUEUE_SIZE = 16
 
 
 class ConfigTarget(Protocol):
@@ -58,20 +58,22 @@ class ConfigHandler(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class ConfigRequest:
-    kind: RequestKind
-    topic: str
-    payload: bytes
+class Outcome:
+    """How an apply ended, before it is published."""
+
+    status: ApplyStatus
+    errors: tuple[ConfigIssue, ...] = ()
+    restart_required: tuple[str, ...] = ()
 
 
 class RemoteConfigController:
-    """One per agent; every method except `enqueue` runs on the main thread."""
+    """One per agent; `start` runs on the main thread before the config thread exists, `enqueue` on
+    paho's thread, every other method on the config thread."""
 
     def __init__(self, target: ConfigTarget, config_path: Path) -> None:
         self._target = target
         self._path = config_path
-        self._requests: queue.Queue[ConfigRequest] = queue.Queue(REQUEST_QUEUE_SIZE)
-        self.dropped = 0
+        self.inbox = ConfigInbox(target.config.remote_config.max_pending_bytes)
         self._subscribed: set[str] = set()
         self._file_stamp = self._stamp()
         self._next_watch = 0.0
@@ -100,40 +102,71 @@ class RemoteConfigController:
         kind = self.topics.classify(topic)
         if kind is None:
             return
-        try:
-            self._requests.put_nowait(ConfigRequest(kind, topic, payload))
-        except queue.Full:
-            self.dropped += 1
-            log.warning("config request on %s dropped: %d requests already waiting", topic, REQUEST_QUEUE_SIZE)
+        if not self.inbox.put(ConfigRequest(kind, topic, payload)):
+            log.warning(
+                "config request on %s (%d bytes) rejected: %d bytes already waiting (remote_config.max_pending_bytes)",
+                topic,
+                len(payload),
+                self.inbox.max_bytes,
+            )
 
     def process_pending(self) -> None:
-        """Handle every queued request, one transaction at a time."""
-        while True:
-            try:
-                request = self._requests.get_nowait()
-            except queue.Empty:
-                return
-            self._handle(request)
+        """Answer everything waiting: overflows rejected, gets at once, sets and patches coalesced."""
+        taken = self.inbox.take_all()
+        self._answer_overflows(taken)
+        changes = []
+        for request in taken.requests:
+            if request.kind is RequestKind.GET:
+                self._answer_get(request)
+            else:
+                changes.append(request)
+        if changes:
+            self._apply_requests(changes)
 
-    def _handle(self, request: ConfigRequest) -> None:
+    def _answer_overflows(self, taken: Taken) -> None:
+        limit = self.inbox.max_bytes
+        for overflow in taken.overflows:
+            msg = f"{overflow.size_bytes} bytes did not fit: remote_config.max_pending_bytes ({limit}) already waiting"
+            self._publish_state(ApplyStatus.REJECTED, (ConfigIssue("<document>", msg),), overflow.request_id)
+        if taken.unanswered:
+            log.error("%d config requests could not even be answered: the inbox was full", taken.unanswered)
+
+    def _answer_get(self, request: ConfigRequest) -> None:
         running = self._target.config
-        if request.kind is RequestKind.GET:
-            envelope = parse_get_request(request.payload)
-            self._target.send(
-                current_message(self.topics, redact(running), config_version(running), envelope.request_id, time.time())
+        envelope = parse_get_request(request.payload)
+        self._target.send(
+            current_message(self.topics, redact(running), config_version(running), envelope.request_id, time.time())
+        )
+
+    def _apply_requests(self, requests: list[ConfigRequest]) -> None:
+        """Fold the waiting requests into one apply; answer each: rejected, superseded or the outcome."""
+        merged = coalesce(requests, self._target.config, self._parse)
+        for rejection in merged.rejected:
+            log.warning(
+                "config request on %s rejected: %s", rejection.topic, "; ".join(e.msg for e in rejection.errors)
             )
+            self._publish_state(ApplyStatus.REJECTED, rejection.errors, rejection.request_id)
+        if merged.config is None:
             return
+        outcome = self._apply(merged.config, persist=True)
+        if merged.superseded:
+            log.info("%d queued config requests folded into %s", len(merged.superseded), merged.winner_id)
+        for request_id in merged.superseded:
+            if outcome.status.succeeded:
+                self._publish_state(ApplyStatus.SUPERSEDED, (), request_id, superseded_by=merged.winner_id)
+            else:
+                self._publish_state(outcome.status, outcome.errors, request_id, superseded_by=merged.winner_id)
+        self._publish_outcome(outcome, merged.winner_id)
+
+    def _parse(self, request: ConfigRequest, base: AgentConfig) -> RemoteResult:
+        """Parse one set or patch against `base` (the running config, or what earlier queued ones made)."""
+        running = self._target.config
         limits = ParseLimits(max_bytes=running.remote_config.max_bytes)
         policy = RemotePolicy.for_running(self._path, running, limits)
         extra = tuple(running.remote_config.allowed_dirs)
         policy = dataclasses.replace(policy, allowed_dirs=policy.allowed_dirs + extra)
         parse = parse_set if request.kind is RequestKind.SET else parse_patch
-        result: RemoteResult = parse(request.payload, running, policy, source=request.topic)
-        if result.config is None:
-            log.warning("config request on %s rejected: %s", request.topic, "; ".join(e.msg for e in result.errors))
-            self._publish_state(ApplyStatus.REJECTED, result.errors, result.request_id)
-            return
-        self._apply(result.config, result.request_id, persist=True)
+        return parse(request.payload, base, policy, source=request.topic)
 
     def reload_file(self, reason: str) -> None:
         """SIGHUP or a change on disk: load the file and apply it like a remote set (not re-persisted)."""
@@ -146,7 +179,7 @@ class RemoteConfigController:
             self._publish_state(ApplyStatus.REJECTED, issues, None)
             return
         log.info("reloading config from %s (%s)", self._path, reason)
-        self._apply(new, None, persist=False)
+        self._publish_outcome(self._apply(new, persist=False), None)
 
     def watch_file(self, now_mono: float) -> None:
         settings = self._target.config.remote_config
@@ -156,32 +189,44 @@ class RemoteConfigController:
         if self._stamp() != self._file_stamp:
             self.reload_file("file changed")
 
-    def _apply(self, new: AgentConfig, request_id: str | None, persist: bool) -> None:
+    def _apply(self, new: AgentConfig, persist: bool) -> Outcome:
         plan = plan_reconcile(self._target.config, new)
         if plan.is_noop:
-            self._publish_state(ApplyStatus.APPLIED, (), request_id)
-            return
+            return Outcome(ApplyStatus.APPLIED)
         if persist:
             try:
                 persist_config(self._path, new)
             except AgentError as exc:
-                self._publish_state(ApplyStatus.REJECTED, (ConfigIssue("file", str(exc)),), request_id)
-                return
+                return Outcome(ApplyStatus.REJECTED, (ConfigIssue("file", str(exc)),))
             self._file_stamp = self._stamp()
         failure = self._target.apply_config(new, plan)
         if failure is None:
             log.info("config applied: %s", describe(plan))
             self.resubscribe()
-            self._publish_state(ApplyStatus.APPLIED, (), request_id)
-            return
+            if plan.restart_required:
+                log.warning("config fields take effect at the next restart: %s", ", ".join(plan.restart_required))
+                return Outcome(ApplyStatus.APPLIED_RESTART_REQUIRED, (), plan.restart_required)
+            return Outcome(ApplyStatus.APPLIED)
         log.error("config could not come up (%s); rolled back to the previous config", failure)
         if persist:
             restore_previous(self._path)
             self._file_stamp = self._stamp()
-        self._publish_state(ApplyStatus.ROLLED_BACK, (ConfigIssue("apply", failure),), request_id)
+        return Outcome(ApplyStatus.ROLLED_BACK, (ConfigIssue("apply", failure),))
 
-    def _publish_state(self, status: ApplyStatus, errors: tuple[ConfigIssue, ...], request_id: str | None) -> None:
-        state = ConfigState(config_version(self._target.config), time.time(), status, errors, request_id)
+    def _publish_outcome(self, outcome: Outcome, request_id: str | None) -> None:
+        self._publish_state(outcome.status, outcome.errors, request_id, restart_required=outcome.restart_required)
+
+    def _publish_state(
+        self,
+        status: ApplyStatus,
+        errors: tuple[ConfigIssue, ...],
+        request_id: str | None,
+        *,
+        superseded_by: str | None = None,
+        restart_required: tuple[str, ...] = (),
+    ) -> None:
+        version = config_version(self._target.config)
+        state = ConfigState(version, time.time(), status, errors, request_id, superseded_by, restart_required)
         self._target.send(state_message(self.topics, state))
 
     def _stamp(self) -> tuple[int, int] | None:

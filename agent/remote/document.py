@@ -26,7 +26,7 @@ from agent.config.schema import AgentConfig
 from agent.config.sources import classify_source
 from agent.errors import ConfigError
 from agent.remote.merge_patch import apply_merge_patch
-from agent.remote.protocol import CONFIG_LEVEL, ENVELOPE_LOC, ConfigIssue, split_envelope
+from agent.remote.protocol import CONFIG_LEVEL, ENVELOPE_LOC, ConfigIssue, salvage_request_id, split_envelope
 
 REDACTED = "***"
 SECRET_KEY = re.compile(r"(password|passwd|secret|token|api_?key|credential)", re.IGNORECASE)
@@ -83,7 +83,8 @@ def _parse(payload: bytes, running: AgentConfig, policy: RemotePolicy, source: s
     try:
         document, lines = parse_yaml(payload, source, policy.limits)
     except ConfigError as exc:
-        return RemoteResult(None, None, tuple(ConfigIssue(ENVELOPE_LOC, line) for line in exc.errors))
+        unparsable = tuple(ConfigIssue(ENVELOPE_LOC, line) for line in exc.errors)
+        return RemoteResult(salvage_request_id(payload), None, unparsable)
     envelope = split_envelope(document)
     if envelope.errors:
         return RemoteResult(None, None, envelope.errors)
@@ -193,7 +194,20 @@ def check_identity(cfg: AgentConfig, running: AgentConfig) -> list[ConfigIssue]:
         issues.append(
             ConfigIssue("remote_config.allowed_dirs", "cannot be changed remotely; edit the file on the device")
         )
-    return issues
+    return issues + check_camera_limit(cfg, running)
+
+
+def check_camera_limit(cfg: AgentConfig, running: AgentConfig) -> list[ConfigIssue]:
+    """At most remote_config.max_cameras enabled cameras; the limit itself may only go down remotely."""
+    limit, allowed = cfg.remote_config.max_cameras, running.remote_config.max_cameras
+    if limit > allowed:
+        msg = f"cannot be raised remotely above {allowed}; edit the file on the device"
+        return [ConfigIssue("remote_config.max_cameras", msg)]
+    enabled = sum(1 for camera in cfg.cameras.values() if camera.enabled)
+    if enabled > limit:
+        msg = f"{enabled} enabled cameras exceed remote_config.max_cameras ({limit})"
+        return [ConfigIssue("cameras", msg)]
+    return []
 
 
 def check_paths(
@@ -254,6 +268,7 @@ __all__ = [
     "RemoteResult",
     "canonical_dict",
     "canonical_json",
+    "check_camera_limit",
     "check_identity",
     "check_paths",
     "config_paths",

@@ -30,7 +30,6 @@ from agent.publish.credentials import build_tls_context, resolve_password
 from agent.remote.presence import describe, presence_from, presence_topics
 from agent.remote.protocol import (
     REQUEST_ID_KEY,
-    ApplyStatus,
     ConfigState,
     ConfigTopics,
     RequestKind,
@@ -159,7 +158,8 @@ def status(
     out: TextIO | None = None,
 ) -> int:
     """Print the device's retained config/state with its presence (`device_status`, `last_seen_ts`),
-    and on stderr whether that state is current. Returns 0 applied, 1 rejected/rolled back, 2 none.
+    and on stderr whether that state is current. Returns 0 applied (ApplyStatus.succeeded),
+    1 rejected/rolled back, 2 none.
 
     Availability and stats are subscribed before the state: the broker sends a connection's
     retained messages in order, so both have arrived (if retained) when the state does."""
@@ -203,7 +203,7 @@ def envelope(file: Path, request_id: str, limits: ParseLimits | None = None) -> 
 def exit_code(answers: list[Answer]) -> int:
     if not answers:
         return EXIT_NO_ANSWER
-    if all(answer.state.status is ApplyStatus.APPLIED for answer in answers):
+    if all(answer.state.status.succeeded for answer in answers):
         return EXIT_APPLIED
     return EXIT_FAILED
 

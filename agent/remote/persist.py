@@ -2,7 +2,7 @@
 
 Both the new file and `<name>.previous` are written to a temp file in the same directory,
 fsynced, renamed into place and the directory fsynced, so a power cut leaves either the old
-or the new file, never a torn one. Called by the supervisor on the main thread."""
+or the new file, never a torn one. Called by the remote-config controller on the config thread."""
 
 from __future__ import annotations
 

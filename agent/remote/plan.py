@@ -1,6 +1,6 @@
 """Plans a live reconcile from the running config to a new one: which cameras to start, stop
 or restart and which subsystems to rebuild. Pure (two frozen configs in, a frozen plan out);
-called by the supervisor on the main thread before it touches any worker."""
+called on the config thread before the supervisor touches any worker."""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ MQTT = "mqtt"
 # mqtt fields read afresh by the supervisor each time: changing them needs no reconnect.
 MQTT_LIVE_FIELDS = frozenset({"stats_interval_s"})
 MODEL_FIELDS = ("model", "model_dir")  # model_dir: catalogue models may resolve to another file
+# Read once when the agent starts (the supervisor builds these parts only then): a change is
+# persisted and reported applied_restart_required with these names, never silently "applied".
+START_ONLY_FIELDS = (
+    "state_dir",  # outbox, toggles, discovery and snapshot store open files under it at start
+    "log_level",  # logging is configured by the CLI before the supervisor exists
+    "metrics",  # the exporter (enabled, port, address) is started once
+    "snapshots.enabled",  # the snapshot worker exists or not from the start
+    "snapshots.save",
+    "snapshots.save_dir",
+)
+OUTBOX = "outbox"  # read when a publisher is built: at start and on a broker reconnect only
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +42,7 @@ class ReconcilePlan:
     model_reload: bool
     mqtt_reconnect: bool
     other_changed: tuple[str, ...]  # top-level fields besides cameras, model, model_dir and mqtt
+    restart_required: tuple[str, ...] = ()  # dotted fields that changed but are only read at start
 
     @property
     def is_noop(self) -> bool:
@@ -56,7 +68,32 @@ def plan_reconcile(old: AgentConfig, new: AgentConfig) -> ReconcilePlan:
             for name in AgentConfig.model_fields
             if name not in (CAMERAS, MQTT, *MODEL_FIELDS) and _field_changed(old, new, name)
         ),
+        restart_required=restart_required(old, new),
     )
+
+
+def restart_required(old: AgentConfig, new: AgentConfig) -> tuple[str, ...]:
+    """Changed fields that only take effect at start, by dotted name (sub-fields named when they differ)."""
+    changed = [name for name in START_ONLY_FIELDS if _value(old, name) != _value(new, name)]
+    if _mqtt_connection_changed(old, new) is False and _value(old, OUTBOX) != _value(new, OUTBOX):
+        changed.append(OUTBOX)
+    return tuple(field for name in changed for field in _detail(old, new, name))
+
+
+def _value(cfg: AgentConfig, dotted: str) -> object:
+    value: object = cfg
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value.model_dump() if isinstance(value, BaseModel) else value
+
+
+def _detail(old: AgentConfig, new: AgentConfig, dotted: str) -> list[str]:
+    """`metrics` -> [`metrics.enabled`, `metrics.port`] when only those differ: the reply names real fields."""
+    before, after = _value(old, dotted), _value(new, dotted)
+    if isinstance(before, dict) and isinstance(after, dict):
+        keys = sorted(key for key in before.keys() | after.keys() if before.get(key) != after.get(key))
+        return [f"{dotted}.{key}" for key in keys]
+    return [dotted]
 
 
 def _running(cfg: AgentConfig) -> dict[str, CameraConfig]:
@@ -80,4 +117,4 @@ def _field_changed(old: AgentConfig, new: AgentConfig, name: str) -> bool:
     return bool(before != after)
 
 
-__all__ = ["ReconcilePlan", "plan_reconcile"]
+__all__ = ["START_ONLY_FIELDS", "ReconcilePlan", "plan_reconcile", "restart_required"]

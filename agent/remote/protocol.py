@@ -25,6 +25,8 @@ TS_DIGITS = 3
 CONFIG_LEVEL = "config"  # a camera with this name would publish under the config topics
 GROUPS_LEVEL = "groups"  # a device with this id would receive every group's patches
 ENVELOPE_LOC = "<document>"
+SALVAGE_SCAN_BYTES = 64 * 1024
+SALVAGE_PATTERN = re.compile(rb"""["']?request_id["']?\s*:\s*["']?([\x21-\x7e]{1,128}?)["',}\s]""")
 
 
 class ApplyStatus(StrEnum):
@@ -33,6 +35,16 @@ class ApplyStatus(StrEnum):
     APPLIED = "applied"
     REJECTED = "rejected"  # never applied: unparsable, invalid or against policy; old config kept
     ROLLED_BACK = "rolled_back"  # applied, failed while starting, the previous config restored
+    APPLIED_RESTART_REQUIRED = "applied_restart_required"  # applied; `restart_required` fields wait for a restart
+    SUPERSEDED = "superseded"  # absorbed into a later queued request (`superseded_by`), which was applied
+
+    @property
+    def succeeded(self) -> bool:
+        """The one rule tools use: the request's settings are in force (or folded into one that is)."""
+        return self in SUCCESS_STATUSES
+
+
+SUCCESS_STATUSES = frozenset({ApplyStatus.APPLIED, ApplyStatus.APPLIED_RESTART_REQUIRED, ApplyStatus.SUPERSEDED})
 
 
 class RequestKind(StrEnum):
@@ -58,6 +70,8 @@ class ConfigState:
     status: ApplyStatus
     errors: tuple[ConfigIssue, ...]
     request_id: str | None
+    superseded_by: str | None = None  # SUPERSEDED: the request_id of the request that was applied
+    restart_required: tuple[str, ...] = ()  # APPLIED_RESTART_REQUIRED: dotted fields read only at start
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,8 +174,15 @@ def parse_get_request(payload: bytes) -> Envelope:
     return split_envelope(document)
 
 
+def salvage_request_id(payload: bytes) -> str | None:
+    """Best effort for a payload that did not parse: the first `"request_id": "<id>"` (JSON) or
+    `request_id: <id>` (YAML) in its first bytes, so the rejection still names the request."""
+    match = SALVAGE_PATTERN.search(payload[:SALVAGE_SCAN_BYTES])
+    return check_request_id(match.group(1).decode("ascii")) if match else None
+
+
 def state_payload(state: ConfigState) -> dict[str, Any]:
-    return {
+    payload: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "version": state.version,
         "applied_at": round(state.applied_at, TS_DIGITS),
@@ -169,6 +190,11 @@ def state_payload(state: ConfigState) -> dict[str, Any]:
         "errors": [{"loc": issue.loc, "msg": issue.msg} for issue in state.errors],
         "request_id": state.request_id,
     }
+    if state.status is ApplyStatus.SUPERSEDED:
+        payload["superseded_by"] = state.superseded_by
+    if state.status is ApplyStatus.APPLIED_RESTART_REQUIRED:
+        payload["restart_required"] = list(state.restart_required)
+    return payload
 
 
 def encode_state(state: ConfigState) -> bytes:
@@ -189,12 +215,15 @@ def decode_state(payload: bytes) -> ConfigState | None:
         return None
     issues = tuple(ConfigIssue(str(e.get("loc")), str(e.get("msg"))) for e in errors if isinstance(e, dict))
     applied_at = obj.get("applied_at")
+    restart = obj.get("restart_required")
     return ConfigState(
         version=str(obj.get("version")),
         applied_at=float(applied_at) if isinstance(applied_at, int | float) else 0.0,
         status=ApplyStatus(status),
         errors=issues,
         request_id=check_request_id(obj.get("request_id")),
+        superseded_by=check_request_id(obj.get("superseded_by")),
+        restart_required=tuple(str(name) for name in restart) if isinstance(restart, list) else (),
     )
 
 
@@ -237,6 +266,7 @@ __all__ = [
     "encode_state",
     "group_patch_topic",
     "parse_get_request",
+    "salvage_request_id",
     "split_envelope",
     "state_message",
 ]

@@ -2,9 +2,10 @@
 `<camera>/<toggle>/state` out, persisted in `<state_dir>/toggles.json`.
 
 `on_set` runs on paho's network thread: it only flips the camera's CameraToggles (which the
-pipeline reads on its next frame) and notes the change. Everything else runs on the supervisor's
-main thread: cameras are attached as they start, and `process_pending` publishes each change's
-state and saves the file."""
+pipeline reads on its next frame) and notes the change. Everything else runs on the config thread
+(agent.remote.worker), the one that also applies configs, so `_overrides` needs no lock: cameras are
+attached as they start, and `process_pending` publishes each change's state and saves the file. The
+main thread only calls it before the config thread starts and after it has stopped."""
 
 from __future__ import annotations
 
@@ -41,8 +42,8 @@ class ToggleController:
         self._path = toggles_path(state_dir)
         self._send = send
         self._snapshots_available = snapshots_available  # False: snapshots.enabled is off in the config
-        self._overrides = load_toggles(self._path)  # main thread only
-        self._lock = threading.Lock()  # guards _cameras and _pending (paho thread vs main thread)
+        self._overrides = load_toggles(self._path)  # config thread only (see the module docstring)
+        self._lock = threading.Lock()  # guards _cameras and _pending (paho thread vs config thread)
         self._cameras: dict[str, CameraToggles] = {}
         self._pending: set[tuple[str, Toggle]] = set()
         self._topics: Topics | None = None
@@ -51,7 +52,7 @@ class ToggleController:
         self._unwarned = 0
         self.ignored = 0  # commands ignored since start (bad payload, unknown camera, unavailable)
 
-    # --- main thread ---------------------------------------------------------------------
+    # --- config thread -------------------------------------------------------------------
     def use_topics(self, topics: Topics, subscribe: Subscribe) -> None:
         """Listen on `topics`' set topics: at start, and again after a topic prefix change."""
         self._topics = topics

@@ -37,7 +37,23 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ("model score", {"model": {"min_score": 0.7}}, {"model_reload": True}),
     ("model dir", {"model_dir": "/srv/models"}, {"model_reload": True}),
     ("mqtt host", {"mqtt": {"host": "broker.lan"}}, {"mqtt_reconnect": True}),
-    ("log level", {"log_level": "DEBUG"}, {"other_changed": ("log_level",)}),
+    ("log level", {"log_level": "DEBUG"}, {"other_changed": ("log_level",), "restart_required": ("log_level",)}),
+    (
+        "metrics enabled",
+        {"metrics": {"enabled": True, "port": 9200}},
+        {"other_changed": ("metrics",), "restart_required": ("metrics.enabled", "metrics.port")},
+    ),
+    (
+        "snapshots enabled and quality",
+        {"snapshots": {"enabled": False, "jpeg_quality": 50}},
+        {"other_changed": ("snapshots",), "restart_required": ("snapshots.enabled",)},
+    ),
+    ("snapshot quality only", {"snapshots": {"jpeg_quality": 50}}, {"other_changed": ("snapshots",)}),
+    (
+        "outbox with a broker change",
+        {"mqtt": {"host": "broker.lan"}, "outbox": {"max_messages": 5}},
+        {"mqtt_reconnect": True, "other_changed": ("outbox",)},
+    ),
     ("groups", {"groups": ["north"]}, {"other_changed": ("groups",)}),
     (
         "several at once",
@@ -50,6 +66,7 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
             "cameras_removed": ("front",),
             "cameras_restarted": ("back",),
             "other_changed": ("outbox",),
+            "restart_required": ("outbox.max_messages",),
         },
     ),
 ]
