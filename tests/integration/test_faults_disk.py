@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agent.publish.outbox import FILE_NAME
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
@@ -148,6 +149,9 @@ def test_full_state_dir_neither_crashes_nor_loses_uncounted(
         assert code == 0, second.log
     finally:
         sub.close()
+    # A full disk (SQLite may say "disk I/O error" growing the -shm) is not a corrupt file: kept, not moved.
+    assert not list(small_disk.glob(f"{FILE_NAME}.corrupt-*")), second.log
+    assert "lost because" not in second.log, second.log
     print_figures(
         "full_state_dir",
         filler_bytes=filler,
