@@ -18,6 +18,7 @@ from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.publish.topics import Topics
+from agent.storage import StorageHealth
 from agent.toggles import CameraToggles
 
 FROZEN_RECENT_S = 60.0  # a frozen-stream reconnect within this window reports the stream as frozen
@@ -52,6 +53,7 @@ class CameraDeps:
     frame_ready: WakeSignal
     snapshots: Snapshots | None
     status_listener: Callable[[str, bool], None]
+    storage: StorageHealth | None = None  # counts failed writes under state_dir (anomaly baselines)
 
 
 def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps, toggles: CameraToggles) -> CameraUnit:
@@ -80,7 +82,7 @@ def build_processor(
     it reports the motion state of `detection`."""
     counters = DetectCounters()
     anomalies = AnomalyStage(
-        name, cfg.anomalies, anomaly_state_path(deps.agent.state_dir, name), stream_status_of(capture)
+        name, cfg.anomalies, anomaly_state_path(deps.agent.state_dir, name), stream_status_of(capture), deps.storage
     )
     processor = CameraProcessor(
         name,

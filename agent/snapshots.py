@@ -22,6 +22,7 @@ from agent.errors import AgentError
 from agent.publish.messages import OutboundMessage, encode_snapshot
 from agent.publish.topics import Topics
 from agent.snapshot_store import SnapshotStore
+from agent.storage import StorageHealth, is_out_of_space
 from agent.types import BBox, Frame, Image, Track
 
 log = logging.getLogger(__name__)
@@ -153,8 +154,10 @@ class SnapshotWorker(threading.Thread):
         send: Callable[[OutboundMessage], None],
         store: SnapshotStore | None = None,
         clock: Callable[[], float] = time.time,
+        storage: StorageHealth | None = None,
     ) -> None:
         super().__init__(name="snapshots", daemon=True)
+        self._storage = storage  # counts and logs a failed save (a full disk); the snapshot is still published
         self._topics = topics
         self._config = config
         self._send = send
@@ -164,7 +167,7 @@ class SnapshotWorker(threading.Thread):
         self._done: OrderedDict[str, None] = OrderedDict()
         self._cond = threading.Condition()
         self._stopping = False
-        self.superseded = self.dropped = self.published = self.saved = self.errors = 0
+        self.superseded = self.dropped = self.published = self.saved = self.errors = self.save_failed = 0
         self.heartbeat_mono = time.monotonic()
 
     def submit(self, job: SnapshotJob) -> bool:
@@ -233,8 +236,15 @@ class SnapshotWorker(threading.Thread):
         self._send(encode_snapshot(self._topics, job.camera, job.label, jpeg))
         self.published += 1
         if self._config.save and self._store is not None:
-            self._store.save(job.camera, job.event_id, job.ts_wall, jpeg)
-            self.saved += 1
+            try:
+                self._store.save(job.camera, job.event_id, job.ts_wall, jpeg)
+            except OSError as exc:
+                if self._storage is None or not is_out_of_space(exc):
+                    raise
+                self.save_failed += 1
+                self._storage.write_failed(self._store.root, exc, "the snapshot was published but not saved")
+            else:
+                self.saved += 1
         with self._cond:
             self._done[job.event_id] = None
             self._done.move_to_end(job.event_id)

@@ -19,6 +19,8 @@ log = logging.getLogger(__name__)
 
 LOG_INTERVAL_S = 60.0
 SQLITE_FULL = 13
+SQLITE_IOERR = 10
+LOW_SPACE_BYTES = 64 * 1024  # below this an SQLite I/O error is taken for the full disk it most likely is
 SQLITE_CORRUPTION = frozenset({11, 26})  # SQLITE_CORRUPT, SQLITE_NOTADB
 _SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
 
@@ -31,6 +33,15 @@ def is_out_of_space(exc: BaseException) -> bool:
         code = getattr(exc, "sqlite_errorcode", None)
         return (code is not None and code & 0xFF == SQLITE_FULL) or "disk is full" in str(exc)
     return False
+
+
+def is_full_disk_failure(exc: BaseException, path: Path) -> bool:
+    """Out of space, or an SQLite I/O error (e.g. growing the -shm file) while `path`'s filesystem is full."""
+    if is_out_of_space(exc):
+        return True
+    code = getattr(exc, "sqlite_errorcode", None)
+    free = free_bytes(path)
+    return code is not None and code & 0xFF == SQLITE_IOERR and free is not None and free < LOW_SPACE_BYTES
 
 
 def is_corruption(exc: BaseException) -> bool:

@@ -43,6 +43,7 @@ from agent.remote.plan import ReconcilePlan
 from agent.remote.worker import ConfigWorker
 from agent.snapshot_store import RetentionLimits, SnapshotStore
 from agent.snapshots import SnapshotWorker
+from agent.storage import StorageHealth
 from agent.toggles import ToggleController
 
 log = logging.getLogger(__name__)
@@ -81,10 +82,11 @@ class Supervisor:
         self._digests = ModelDigests()
         self.detectors, self.model_name = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
-        self.publisher = make_publisher(config)
+        self.storage = StorageHealth(config.state_dir)  # every writer under state_dir reports here
+        self.publisher = make_publisher(config, self.storage)
         self.snapshot_worker = self._make_snapshot_worker()
         self.toggles = ToggleController(
-            config.state_dir, self.send, snapshots_available=self.snapshot_worker is not None
+            config.state_dir, self.send, snapshots_available=self.snapshot_worker is not None, storage=self.storage
         )
         self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
         self.pipeline = PipelineWorkers(self.detectors, self.send, self._frame_ready)
@@ -119,11 +121,13 @@ class Supervisor:
         store = None
         if cfg.save:
             store = SnapshotStore(cfg.save_dir or self.config.state_dir / "snapshots", RetentionLimits.from_config(cfg))
-        return SnapshotWorker(self.publisher.topics, cfg, self.send, store)
+        return SnapshotWorker(self.publisher.topics, cfg, self.send, store, storage=self.storage)
 
     def _deps(self) -> CameraDeps:
         snapshots = Snapshots(self.snapshot_worker, self.config.snapshots) if self.snapshot_worker else None
-        return CameraDeps(self.config, self.publisher.topics, self._frame_ready, snapshots, self._camera_status)
+        return CameraDeps(
+            self.config, self.publisher.topics, self._frame_ready, snapshots, self._camera_status, self.storage
+        )
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -148,7 +152,7 @@ class Supervisor:
             sync_discovery(build_plan(self.config, self.config.discovery), self.config.state_dir, self.send)
         except OSError as exc:  # a full disk must not stop a start or a reload
             consequence = "entities removed from the config may stay in Home Assistant after a restart"
-            self.publisher.storage.write_failed(self.config.state_dir / DISCOVERY_STATE_FILE, exc, consequence)
+            self.storage.write_failed(self.config.state_dir / DISCOVERY_STATE_FILE, exc, consequence)
 
     def start_camera(self, name: str, cfg: CameraConfig) -> None:
         unit = build_camera(name, cfg, self._deps(), self.toggles.attach(name))
@@ -272,7 +276,7 @@ class Supervisor:
         old_config = self.config
         self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
         try:
-            candidate = make_publisher(new)
+            candidate = make_publisher(new, self.storage)
         except AgentError as exc:
             self._restart_publisher(old_config)
             return f"broker settings unusable: {exc}"
@@ -287,7 +291,7 @@ class Supervisor:
         return None
 
     def _restart_publisher(self, config: AgentConfig) -> None:
-        self.publisher = make_publisher(config)
+        self.publisher = make_publisher(config, self.storage)
         self.publisher.start()
         self._resubscribe()
 
@@ -451,8 +455,13 @@ def load_detectors(config: AgentConfig, digests: ModelDigests) -> tuple[list[Mod
     return detectors, resolved.model_path.name
 
 
-def make_publisher(config: AgentConfig) -> MqttPublisher:
+def make_publisher(config: AgentConfig, storage: StorageHealth) -> MqttPublisher:
     credentials = os.environ.get("CREDENTIALS_DIRECTORY")
     return MqttPublisher(
-        config.mqtt, config.outbox, config.device_id, config.state_dir, Path(credentials) if credentials else None
+        config.mqtt,
+        config.outbox,
+        config.device_id,
+        config.state_dir,
+        Path(credentials) if credentials else None,
+        storage=storage,
     )

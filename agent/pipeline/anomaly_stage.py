@@ -16,6 +16,7 @@ from agent.anomaly.common import AnomalyStateError
 from agent.anomaly.stream import StreamStatus
 from agent.anomaly.tamper import tamper_grey
 from agent.config.anomaly import AnomalyConfig
+from agent.storage import StorageHealth
 from agent.types import Anomaly, Frame, Track
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,10 @@ class AnomalyStage:
         cfg: AnomalyConfig,
         state_path: Path,
         stream_status: Callable[[], StreamStatus],
+        storage: StorageHealth | None = None,
     ) -> None:
         self._cfg = cfg
+        self._storage = storage  # counts and logs a failed save (a full state_dir)
         self._engine = AnomalyEngine(camera, cfg, lambda: uuid.uuid4().hex)
         self._state_path = state_path
         self._stream_status = stream_status
@@ -91,7 +94,11 @@ class AnomalyStage:
             tmp.write_text(json.dumps(self._engine.to_state()))
             os.replace(tmp, self._state_path)
         except OSError as exc:
-            log.warning("cannot save anomaly state to %s: %s", self._state_path, exc)
+            tmp.unlink(missing_ok=True)  # a partial temp file would hold space on a full disk
+            if self._storage is None:
+                log.warning("cannot save anomaly state to %s: %s", self._state_path, exc)
+            else:
+                self._storage.write_failed(self._state_path, exc, "the baselines are saved again at the next interval")
 
     def _load_state(self) -> None:
         if not self._state_path.exists():

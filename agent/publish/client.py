@@ -71,6 +71,7 @@ class MqttPublisher:
         state_dir: Path,
         credentials_dir: Path | None = None,
         clock: Callable[[], float] = time.time,
+        storage: StorageHealth | None = None,
     ) -> None:
         self._cfg = cfg
         self._outbox_cfg = outbox_cfg
@@ -84,7 +85,7 @@ class MqttPublisher:
         self._online = threading.Event()  # ...and the broker has acknowledged `online`: "connected" to callers
         self._stopping = threading.Event()  # no new connection attempts
         self._hangup = threading.Event()  # send DISCONNECT and end the session
-        self.storage = StorageHealth(state_dir)
+        self.storage = storage or StorageHealth(state_dir)  # the supervisor's: shared with other writers
         self._pump = OutboxPump(outbox_cfg, cfg.qos, self._publish_row, self._connected, self.storage)
         self._outbox_ready = threading.Event()
         self._outbox_error: PublishError | None = None

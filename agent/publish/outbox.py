@@ -30,7 +30,7 @@ from agent.publish.outbox_ledger import (
     shortfall,
     write_ledger,
 )
-from agent.storage import free_bytes, is_out_of_space
+from agent.storage import free_bytes, is_corruption, is_full_disk_failure
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,7 @@ class Outbox:
             try:
                 return self._open_file(path, synchronous)
             except sqlite3.Error as exc:
-                if not is_out_of_space(exc):
+                if not is_full_disk_failure(exc, path):
                     raise PublishError(f"cannot open the outbox {path}: {exc}") from exc
                 if attempt == 0 and release_reserve(path):
                     continue
@@ -96,12 +96,12 @@ class Outbox:
         return self._connect(None, synchronous)
 
     def _open_file(self, path: Path, synchronous: str) -> sqlite3.Connection:
-        """The file, checked; raises sqlite3.Error only for lack of space."""
+        """The file, checked; only a corrupt file is moved aside: other sqlite3.Errors (full disk, I/O) raise."""
         try:
             db = self._connect(path, synchronous)
         except sqlite3.DatabaseError as exc:
-            if is_out_of_space(exc):
-                raise
+            if not is_corruption(exc):
+                raise  # a full disk must not cost the file's rows
             return self._recover(path, synchronous, str(exc))
         try:
             problem = integrity_problem(db)

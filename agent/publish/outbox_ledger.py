@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.atomic_file import write_atomic
-from agent.storage import is_out_of_space
+from agent.storage import is_corruption
 
 log = logging.getLogger(__name__)
 
@@ -66,12 +66,12 @@ def write_ledger(db_path: Path, ledger: Ledger) -> None:
 
 def integrity_problem(db: sqlite3.Connection) -> str | None:
     """None when `PRAGMA quick_check` says ok and the rows can be read, else the first complaint.
-    Raises the sqlite3.Error of a full disk: that says nothing about the file."""
+    Raises any other sqlite3.Error (a full disk, an I/O error): that says nothing about the file."""
     try:
         rows = db.execute("PRAGMA quick_check").fetchall()
         db.execute("SELECT COUNT(*), MAX(id) FROM outbox").fetchone()
     except sqlite3.DatabaseError as exc:
-        if is_out_of_space(exc):
+        if not is_corruption(exc):
             raise
         return str(exc)
     first = str(rows[0][0]) if rows else "no answer"

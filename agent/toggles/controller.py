@@ -18,6 +18,7 @@ from typing import Protocol
 
 from agent.publish.messages import OutboundMessage, encode_retained_clear, encode_toggle_state
 from agent.publish.topics import Topics
+from agent.storage import StorageHealth
 from agent.toggles.state import CameraToggles, Toggle, ToggleStates, parse_switch
 from agent.toggles.store import load_toggles, save_toggles, toggles_path
 
@@ -38,8 +39,11 @@ Subscribe = Callable[[str, MessageHandler], None]
 class ToggleController:
     """One per agent: the live toggles of every running camera and what was set over MQTT."""
 
-    def __init__(self, state_dir: Path, send: Send, snapshots_available: bool) -> None:
+    def __init__(
+        self, state_dir: Path, send: Send, snapshots_available: bool, storage: StorageHealth | None = None
+    ) -> None:
         self._path = toggles_path(state_dir)
+        self._storage = storage  # counts and logs a failed save (a full state_dir)
         self._send = send
         self._snapshots_available = snapshots_available  # False: snapshots.enabled is off in the config
         self._overrides = load_toggles(self._path)  # config thread only (see the module docstring)
@@ -119,7 +123,10 @@ class ToggleController:
         try:
             save_toggles(self._path, self._overrides)
         except OSError as exc:
-            log.warning("cannot save runtime toggles to %s (%s): they apply until the agent stops", self._path, exc)
+            if self._storage is None:
+                log.warning("cannot save runtime toggles to %s (%s): they apply until the agent stops", self._path, exc)
+            else:
+                self._storage.write_failed(self._path, exc, "the runtime toggles apply until the agent stops")
 
     def _current_topics(self) -> Topics:
         if self._topics is None:

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+from agent.publish.outbox import FILE_NAME
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
@@ -80,7 +81,9 @@ def cameras(extra: bool = False) -> dict[str, Any]:
 
 
 def agent_config(tmp_path: Path, broker: MosquittoBroker, prefix: str, extra: bool = False) -> dict[str, Any]:
-    return base_config(tmp_path, broker, prefix, cameras(extra), snapshots={"enabled": False})
+    # Saved snapshots: one more writer under state_dir that must survive the full disk.
+    snapshots = {"enabled": True, "save": True, "max_width_px": 320, "max_height_px": 240}
+    return base_config(tmp_path, broker, prefix, cameras(extra), snapshots=snapshots)
 
 
 def wait_log(agent: AgentProcess, text: str, timeout_s: float) -> bool:
@@ -148,6 +151,10 @@ def test_full_state_dir_neither_crashes_nor_loses_uncounted(
         assert code == 0, second.log
     finally:
         sub.close()
+    # A full disk (SQLite may say "disk I/O error" growing the -shm) is not a corrupt file: kept, not moved.
+    assert not list(small_disk.glob(f"{FILE_NAME}.corrupt-*")), second.log
+    assert "lost because" not in second.log, second.log
+    assert "Traceback" not in agent.log + second.log  # every failed write is handled where it happens
     print_figures(
         "full_state_dir",
         filler_bytes=filler,

@@ -12,7 +12,15 @@ import pytest
 
 from agent.anomaly.storage import DEVICE_CAMERA, FullDisk, outbox_loss
 from agent.publish.outbox_ledger import Recovery
-from agent.storage import StorageHealth, StorageView, free_bytes, is_out_of_space
+from agent.storage import (
+    LOW_SPACE_BYTES,
+    StorageHealth,
+    StorageView,
+    free_bytes,
+    is_corruption,
+    is_full_disk_failure,
+    is_out_of_space,
+)
 
 
 @pytest.mark.parametrize(
@@ -82,3 +90,30 @@ def test_outbox_loss_anomaly_says_what_was_lost(tmp_path: Path) -> None:
         "reason": "the file is corrupt",
         "moved_to": str(tmp_path / "kept"),
     }
+
+
+def _sqlite_error(text: str, code: int) -> sqlite3.Error:
+    exc = sqlite3.OperationalError(text)
+    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    return exc
+
+
+def test_garbage_file_is_corruption_and_full_or_io_errors_are_not(tmp_path: Path) -> None:
+    """Real SQLite on a file that is not a database raises what is_corruption accepts; FULL and IOERR are not."""
+    bad = tmp_path / "bad.sqlite3"
+    bad.write_bytes(b"not a database" * 512)
+    db = sqlite3.connect(bad)
+    with pytest.raises(sqlite3.DatabaseError) as caught:
+        db.execute("SELECT * FROM sqlite_master").fetchall()
+    db.close()
+    assert is_corruption(caught.value)
+    assert not is_corruption(_sqlite_error("database or disk is full", 13))
+    assert not is_corruption(_sqlite_error("disk I/O error", 10))
+
+
+def test_io_error_is_a_full_disk_only_when_the_disk_is_nearly_full(tmp_path: Path) -> None:
+    """SQLITE_FULL always counts; an SQLite I/O error counts only below LOW_SPACE_BYTES free (not here)."""
+    assert is_full_disk_failure(_sqlite_error("database or disk is full", 13), tmp_path)
+    assert (free_bytes(tmp_path) or 0) > LOW_SPACE_BYTES
+    assert not is_full_disk_failure(_sqlite_error("disk I/O error", 10), tmp_path)
+    assert not is_full_disk_failure(_sqlite_error("file is not a database", 26), tmp_path)
