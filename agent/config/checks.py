@@ -80,9 +80,12 @@ def _label_findings(cfg: AgentConfig, catalog: Catalog | None) -> Iterator[Findi
 
 
 def _labels_used(cfg: AgentConfig) -> Iterator[tuple[Loc, str]]:
-    """Every label named in the config, with its location: objects, filters, zones, lines, anomalies."""
+    """Every label named in the config, with its location: objects, filters, zones, lines, anomalies,
+    and the Home Assistant discovery labels (an entity for a label the model lacks never changes)."""
     for name, camera in cfg.cameras.items():
         yield from _camera_labels(("cameras", name), camera)
+    if "labels" in cfg.discovery.model_fields_set:
+        yield from _indexed(("discovery", "labels"), cfg.discovery.labels)
 
 
 def _camera_labels(at: Loc, camera: CameraConfig) -> Iterator[tuple[Loc, str]]:

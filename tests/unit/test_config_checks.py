@@ -80,6 +80,7 @@ LABEL_CASES = [
         "cameras.front.anomalies.restricted_zone.rules.0.labels.0",
         "'cat'",
     ),
+    ("discovery: {labels: [person, cr]}\n", "discovery.labels.1", "'car'"),
 ]
 
 
