@@ -1,4 +1,5 @@
-"""Shared fixtures: a real mosquitto per session, a unique topic prefix per test, a subscriber to it."""
+"""Shared fixtures: a real mosquitto per session, a unique topic prefix per test, a subscriber to it, and
+the agent processes a test starts."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.agent_process import AgentProcess
 from tests.support.broker import MosquittoBroker
 from tests.support.subscriber import Subscriber
 
@@ -41,3 +43,12 @@ def subscriber(broker: MosquittoBroker, topic_prefix: str) -> Iterator[Subscribe
     sub = Subscriber(broker.host, broker.port, f"{topic_prefix}/#")
     yield sub
     sub.close()
+
+
+@pytest.fixture
+def agents() -> Iterator[list[AgentProcess]]:
+    """Agent processes a test starts (it appends them); any still running at the end are closed."""
+    started: list[AgentProcess] = []
+    yield started
+    for agent in started:
+        agent.close()

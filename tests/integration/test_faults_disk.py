@@ -50,14 +50,6 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
     subprocess.run(["umount", "-l", str(mount_point)], check=False)
 
 
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.close()
-
-
 def fill(directory: Path, name: str) -> int:
     """Write `name` until the filesystem refuses; returns the bytes written."""
     written = 0

@@ -4,7 +4,6 @@ a 30 s broker outage, kill -9 with messages pending, and an outage longer than t
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -42,15 +41,6 @@ def cameras() -> dict[str, Any]:
 def agent_config(tmp_path: Path, broker: MosquittoBroker, prefix: str, **extra: Any) -> dict[str, Any]:
     # Snapshots are off: they are not under test and their JPEG encoding only costs CPU here.
     return base_config(tmp_path, broker, prefix, cameras(), snapshots={"enabled": False}, **extra)
-
-
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    """Agent processes started by a test; any still running at the end are killed."""
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.close()
 
 
 def start_agent(agents: list[AgentProcess], config_path: Path) -> AgentProcess:

@@ -6,11 +6,8 @@ saying how many messages were lost, keep the eviction total, and deliver new eve
 
 from __future__ import annotations
 
-import os
 import shutil
-import sqlite3
 import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,51 +18,10 @@ from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker
 from tests.support.faults import print_figures, read_outbox, wait_outbox
+from tests.support.outbox_damage import DAMAGES
 from tests.support.subscriber import Received, Subscriber
 
 pytestmark = pytest.mark.integration
-
-PAGE = 4096
-
-
-def zero_db(state: Path) -> None:
-    (state / FILE_NAME).write_bytes(b"")
-
-
-def delete_wal(state: Path) -> None:
-    (state / f"{FILE_NAME}-wal").unlink()
-
-
-def halve_wal(state: Path) -> None:
-    wal = state / f"{FILE_NAME}-wal"
-    os.truncate(wal, wal.stat().st_size // 2)
-
-
-def random_page(state: Path) -> None:
-    """Checkpoint the copy (every row in the DB file), then overwrite its second page with random bytes."""
-    db = sqlite3.connect(state / FILE_NAME)
-    db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    db.close()
-    with (state / FILE_NAME).open("r+b") as handle:
-        handle.seek(PAGE)
-        handle.write(os.urandom(PAGE))
-
-
-DAMAGES: dict[str, Callable[[Path], None]] = {
-    "zero-length-db": zero_db,
-    "deleted-wal": delete_wal,
-    "half-truncated-wal": halve_wal,
-    "random-page": random_page,
-}
-
-
-@pytest.fixture
-def agents() -> Iterator[list[AgentProcess]]:
-    started: list[AgentProcess] = []
-    yield started
-    for agent in started:
-        agent.close()
-
 
 def config(tmp_path: Path, broker: MosquittoBroker, prefix: str, state_dir: Path) -> dict[str, Any]:
     cams = {"walk": {"source": str(assets.video(assets.PEDESTRIANS)), "loop": True}}

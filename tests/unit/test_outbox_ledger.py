@@ -5,7 +5,6 @@ damages the copy the way a crash or a bad card does, and opens it."""
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Callable
 from pathlib import Path
@@ -16,9 +15,9 @@ from agent.config.schema import OutboxConfig
 from agent.publish.messages import OutboundMessage
 from agent.publish.outbox import FILE_NAME, Outbox
 from agent.publish.outbox_ledger import Ledger, ledger_path, read_ledger
+from tests.support.outbox_damage import delete_wal, halve_wal, random_page, zero_db
 
 PENDING = 71
-PAGE = 4096
 
 
 def msg(i: int) -> OutboundMessage:
@@ -37,25 +36,6 @@ def killed_state(src: Path, dst: Path, checkpoint: bool) -> None:
     for path in src.iterdir():
         shutil.copy(path, dst / path.name)
     box.close()
-
-
-def zero_db(state: Path) -> None:
-    (state / FILE_NAME).write_bytes(b"")
-
-
-def delete_wal(state: Path) -> None:
-    (state / f"{FILE_NAME}-wal").unlink()
-
-
-def halve_wal(state: Path) -> None:
-    wal = state / f"{FILE_NAME}-wal"
-    os.truncate(wal, wal.stat().st_size // 2)
-
-
-def random_page(state: Path) -> None:
-    with (state / FILE_NAME).open("r+b") as handle:
-        handle.seek(PAGE)  # the second page: the first data pages of the tables
-        handle.write(os.urandom(PAGE))
 
 
 @pytest.mark.parametrize(
