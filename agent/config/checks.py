@@ -11,6 +11,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import BaseModel
+
 from agent.catalog import Catalog, resolve_model
 from agent.config.anomaly import AnomalyConfig
 from agent.config.loader import LineIndex, format_error, load_config
@@ -84,7 +86,7 @@ def _labels_used(cfg: AgentConfig) -> Iterator[tuple[Loc, str]]:
     and the Home Assistant discovery labels (an entity for a label the model lacks never changes)."""
     for name, camera in cfg.cameras.items():
         yield from _camera_labels(("cameras", name), camera)
-    if "labels" in cfg.discovery.model_fields_set:
+    if _written(cfg.discovery, "labels"):
         yield from _indexed(("discovery", "labels"), cfg.discovery.labels)
 
 
@@ -103,10 +105,23 @@ def _anomaly_labels(at: Loc, anomalies: AnomalyConfig) -> Iterator[tuple[Loc, st
     # Defaulted lists (["person"]) are not the operator's words: only labels they wrote are checked.
     yield from _indexed((*at, "count", "labels"), anomalies.count.labels)
     for i, rule in enumerate(anomalies.restricted_zone.rules):
-        if "labels" in rule.model_fields_set:
+        if _written(rule, "labels"):
             yield from _indexed((*at, "restricted_zone", "rules", i, "labels"), rule.labels)
-    if "labels" in anomalies.loitering.model_fields_set:
+    if _written(anomalies.loitering, "labels"):
         yield from _indexed((*at, "loitering", "labels"), anomalies.loitering.labels)
+
+
+def _written(section: BaseModel, field: str) -> bool:
+    """Whether the operator chose `field`: set, and not to its default. A remote patch is merged onto
+    the running config's full document, which sets every field, so "set" alone would check defaults
+    (["person", "car"]) against a model that may lack them and reject every patch."""
+    if field not in section.model_fields_set:
+        return False
+    default = type(section).model_fields[field].get_default(call_default_factory=True)
+    value = getattr(section, field)
+    if isinstance(value, list | tuple) and isinstance(default, list | tuple):
+        return tuple(value) != tuple(default)
+    return bool(value != default)
 
 
 def _indexed(at: Loc, labels: tuple[str, ...] | list[str]) -> Iterator[tuple[Loc, str]]:
