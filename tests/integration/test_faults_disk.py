@@ -103,22 +103,30 @@ def test_full_state_dir_neither_crashes_nor_loses_uncounted(
 ) -> None:
     """Reload on a full disk keeps running; after the broker returns new events arrive and the outbox
     drains; a restart on the full disk comes up and delivers; stats report the storage state."""
-    config_path = write_config(tmp_path / "agent.yaml", agent_config(tmp_path, private_broker, topic_prefix))
-    agent = AgentProcess(config_path)
-    agents.append(agent)
-    assert wait_outbox(small_disk, lambda s: len(s.rows) >= 3, 90).rows, agent.log
-    filler = fill(small_disk, "filler")
-    assert wait_log(agent, "out of space", 60), agent.log
-
-    write_config(config_path, agent_config(tmp_path, private_broker, topic_prefix, extra=True))
-    agent.proc.send_signal(signal.SIGHUP)
-    assert wait_log(agent, "config applied", 60), agent.log  # discovery's state file could not be written
-    assert agent.proc.poll() is None, agent.log
-
+    # The subscriber's session outlives the outage (a persisting broker), so what the agent sends the
+    # moment it reconnects (its held `storage` anomaly first) waits for the subscriber, however the
+    # two reconnects race.
+    persistence = tmp_path / "broker-db"
+    persistence.mkdir()
+    private_broker.extra_config = f"user root\npersistence true\npersistence_location {persistence}/\n"
     private_broker.start()
-    back_wall = time.time()
-    sub = Subscriber(private_broker.host, private_broker.port, f"{topic_prefix}/#")
+    sub = Subscriber(private_broker.host, private_broker.port, f"{topic_prefix}/#", session_id=f"sub-{topic_prefix}")
     try:
+        private_broker.stop()
+        config_path = write_config(tmp_path / "agent.yaml", agent_config(tmp_path, private_broker, topic_prefix))
+        agent = AgentProcess(config_path)
+        agents.append(agent)
+        assert wait_outbox(small_disk, lambda s: len(s.rows) >= 3, 90).rows, agent.log
+        filler = fill(small_disk, "filler")
+        assert wait_log(agent, "out of space", 60), agent.log
+
+        write_config(config_path, agent_config(tmp_path, private_broker, topic_prefix, extra=True))
+        agent.proc.send_signal(signal.SIGHUP)
+        assert wait_log(agent, "config applied", 60), agent.log  # discovery's state file could not be written
+        assert agent.proc.poll() is None, agent.log
+
+        back_wall = time.time()
+        private_broker.start()
         assert sub.wait_for(lambda ms: len(events_since(ms, back_wall)) >= 2, 25), agent.log
         events_25s = len(events_since(sub.snapshot(), back_wall))
         assert sub.wait_for(lambda ms: any(s["publisher"]["outbox_depth"] == 0 for s in stats(ms)), 60), agent.log
@@ -129,7 +137,7 @@ def test_full_state_dir_neither_crashes_nor_loses_uncounted(
     finally:
         sub.close()
     anomalies = [m.json() for m in received if m.topic.endswith("/anomalies")]
-    assert any(a["kind"] == "storage" and a["details"]["problem"] == "full" for a in anomalies)
+    assert any(a["kind"] == "storage" and a["details"]["problem"] == "full" for a in anomalies), anomalies
 
     refill = fill(small_disk, "filler2")
     assert refill > 0  # acknowledged rows gave their space back (the filler had taken every byte)

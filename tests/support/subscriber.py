@@ -31,7 +31,15 @@ class Subscriber:
         self.messages: list[Received] = []
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        # session_id: a persistent session (clean_session False) under that client id. With a broker
+        # that persists sessions, QoS 1 messages published while this subscriber is away (the broker
+        # restarting, the subscriber reconnecting) wait for it, so a test cannot lose the race.
+        session_id = connect_kwargs.pop("session_id", None)
+        if session_id is None:
+            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        else:
+            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=session_id, clean_session=False)
+            self._client.reconnect_delay_set(0.2, 1.0)
         if "username" in connect_kwargs:
             self._client.username_pw_set(connect_kwargs.pop("username"), connect_kwargs.pop("password", None))
         if "tls_ca" in connect_kwargs:
