@@ -23,15 +23,23 @@ def outbox_loss(recovery: Recovery, ts_wall: float, ids: IdFactory) -> Anomaly:
 
 
 class FullDisk:
-    """Active while writes under state_dir fail for lack of space; resolved when they succeed again."""
+    """Active while writes under state_dir fail for lack of space; resolved when they succeed again.
+
+    Sampled once per stats interval, so it goes by the failures since the last call as well as the
+    current state: on a full disk a small write that still fits clears `degraded` between failures,
+    and a sample that landed in such a gap would otherwise never see the disk full."""
 
     def __init__(self, ids: IdFactory) -> None:
         self._ids = ids
         self._active: Anomaly | None = None
+        self._failures_seen = 0
 
     def update(self, view: StorageView, unstored: int, ts_wall: float) -> Anomaly | None:
         """The anomaly's change, if the storage state changed since the last call."""
-        if view.degraded and self._active is None:
+        failed_since_last = view.write_failures > self._failures_seen
+        self._failures_seen = view.write_failures
+        full = view.degraded or failed_since_last
+        if full and self._active is None:
             details: dict[str, float | str] = {
                 "problem": "full",
                 "free_bytes": -1 if view.free_bytes is None else view.free_bytes,
@@ -40,7 +48,7 @@ class FullDisk:
             }
             self._active = Anomaly(self._ids(), KIND, DEVICE_CAMERA, Severity.CRITICAL, True, ts_wall, details=details)
             return self._active
-        if not view.degraded and self._active is not None:
+        if not full and self._active is not None:
             active, self._active = self._active, None
             resolved = dict(active.details, write_failures=view.write_failures, unstored=unstored)
             return Anomaly(

@@ -81,6 +81,21 @@ def test_full_disk_anomaly_opens_once_and_resolves() -> None:
     assert resolved.details["write_failures"] == 9
 
 
+def test_full_disk_anomaly_sees_failures_between_samples() -> None:
+    """A write that fits clears `degraded` between failures: failures since the last sample still open
+    the anomaly, and it resolves only after an interval with none."""
+    ids = (f"{i:032x}" for i in itertools.count(1))
+    tracker = FullDisk(lambda: next(ids))
+    assert tracker.update(StorageView(50_000, False, 0), 0, 100.0) is None
+    opened = tracker.update(StorageView(1_000, False, 3), 0, 101.0)  # 3 failures, a success since
+    assert opened is not None
+    assert opened.active
+    assert tracker.update(StorageView(1_000, False, 5), 0, 102.0) is None  # still failing: stays open
+    resolved = tracker.update(StorageView(1_000, False, 5), 0, 103.0)  # a quiet interval
+    assert resolved is not None
+    assert (resolved.anomaly_id, resolved.active) == (opened.anomaly_id, False)
+
+
 def test_outbox_loss_anomaly_says_what_was_lost(tmp_path: Path) -> None:
     """The recovery's count, reason and kept file are in the anomaly's details."""
     anomaly = outbox_loss(Recovery(71, "the file is corrupt", tmp_path / "kept"), 5.0, lambda: "a" * 32)
