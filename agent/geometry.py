@@ -1,4 +1,4 @@
-"""Plane geometry for boxes, polygons and lines: IoU, point in polygon, line sides.
+"""Plane geometry for boxes, polygons and lines: IoU, per-class NMS, point in polygon, line sides.
 
 Pure functions in pixel coordinates of the original frame (x right, y DOWN).
 Called from the analytics thread by the tracker, filters, zones and lines."""
@@ -131,3 +131,30 @@ def polygon_area(points: Sequence[Point]) -> float:
 def touches_edge(box: BBox, width: int, height: int, margin_px: float = 0.0) -> bool:
     """True when the box reaches within `margin_px` of a frame edge (the object is likely cut off)."""
     return box.x1 <= margin_px or box.y1 <= margin_px or box.x2 >= width - margin_px or box.y2 >= height - margin_px
+
+
+def nms(
+    boxes: npt.NDArray[np.float32],
+    scores: npt.NDArray[np.float32],
+    class_ids: npt.NDArray[np.int64],
+    iou_threshold: float,
+    max_keep: int,
+) -> npt.NDArray[np.int64]:
+    """Greedy per-class non-maximum suppression. Returns the kept indices, best score first.
+
+    A box is dropped when its IoU with a better-scored kept box OF THE SAME CLASS is above
+    `iou_threshold`; at most `max_keep` indices are returned. Boxes are xyxy."""
+    order = np.argsort(-scores, kind="stable")
+    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
+    areas = np.maximum(x2 - x1, 0.0) * np.maximum(y2 - y1, 0.0)
+    keep: list[int] = []
+    while order.size > 0 and len(keep) < max_keep:
+        best, rest = int(order[0]), order[1:]
+        keep.append(best)
+        inter_w = np.maximum(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0.0)
+        inter_h = np.maximum(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0.0)
+        inter = inter_w * inter_h
+        union = np.maximum(areas[best] + areas[rest] - inter, np.finfo(np.float32).tiny)
+        suppressed = (inter / union > iou_threshold) & (class_ids[rest] == class_ids[best])
+        order = rest[~suppressed]
+    return np.asarray(keep, dtype=np.int64)

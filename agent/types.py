@@ -179,3 +179,12 @@ class Anomaly:
     details: dict[str, float | str] = field(default_factory=dict)
     event_ids: tuple[str, ...] = ()
     has_snapshot: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """A worker's last sign of life; `expected` is False for a worker that finished on purpose."""
+
+    worker: str
+    last_mono: float
+    expected: bool

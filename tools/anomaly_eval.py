@@ -18,8 +18,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from agent.anomaly import AnomalyEngine, StreamStatus, tamper_grey
 from agent.config.anomaly import AnomalyConfig
+from agent.core.anomaly import AnomalyEngine, StreamStatus, tamper_grey
 from tests.support.anomaly_scenarios import load_clip, run_scenario, score, video_scenarios
 from tests.support.anomaly_scripted import count_scenario, rare_scenario, zone_scenarios
 from tests.support.assets import PEDESTRIANS, TRAFFIC, assets_dir

@@ -24,9 +24,9 @@ import cv2
 
 from agent.config.loader import load_config
 from agent.config.schema import ModelConfig
+from agent.daemon.notify import SystemdNotifier
+from agent.daemon.supervisor import Supervisor
 from agent.detect import ModelDetector
-from agent.notify import SystemdNotifier
-from agent.supervisor import Supervisor
 
 WARMUP_S = 2.5
 TARGET_ISSUE2 = 0.9

@@ -17,13 +17,13 @@ import cv2
 import yaml
 
 from agent.config.loader import load_config_text
+from agent.core.track import Tracker
 from agent.detect import ModelDetector
-from agent.motion import MotionDetector
+from agent.gate.motion import MotionDetector
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.processor import CameraProcessor
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
-from agent.track import Tracker
 from agent.types import DetectionResult, Frame
 
 STAGES = ("decode", "motion", "preprocess", "invoke", "postprocess", "tracking", "analytics", "publish")

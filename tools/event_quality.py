@@ -180,7 +180,7 @@ class TimedDetector:
 
 def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
     """The agent's CameraProcessor in-process, frames stamped with the video's own time."""
-    from agent.catalog import resolve_model
+    from agent.catalog.resolve import resolve_model
     from agent.config.loader import load_config_text
     from agent.detect import ModelDetector
     from agent.pipeline.counters import DetectCounters

@@ -16,13 +16,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.anomaly import StreamStatus
 from agent.config.analytics import TrackerConfig
 from agent.config.anomaly import AnomalyConfig
 from agent.config.schema import ModelConfig
+from agent.core.anomaly import StreamStatus
+from agent.core.track import Tracker
 from agent.detect import ModelDetector
 from agent.pipeline.anomaly_stage import AnomalyStage
-from agent.track import Tracker
 from agent.types import Frame, Image
 
 ASSETS = Path(__file__).resolve().parents[1].parent / "shared" / "assets"

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from agent.config.perf import MotionConfig
-from agent.motion import MotionDetector
+from agent.gate.motion import MotionDetector
 from agent.types import Image
 
 DEFAULT_VIDEO = Path(__file__).resolve().parents[1].parent / "shared" / "assets" / "videos" / "pedestrians_vtest.avi"

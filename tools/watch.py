@@ -3,7 +3,7 @@
 Usage: python tools/watch.py [--host H] [--port P] [--topic 'edge-agent/#'] [--count N]
                              [--summary] [--until-offline]
 Used by the README demo; handy on a device to see what the agent publishes. With --summary
-(topic <prefix>/<device>/#) it ends with agent.summary's totals of what it received."""
+(topic <prefix>/<device>/#) it ends with agent.cli.summary's totals of what it received."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 
-from agent.summary import SummaryBuilder, render
+from agent.cli.summary import SummaryBuilder, render
 
 
 def summarize(topic: str, payload: bytes) -> str:

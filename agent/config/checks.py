@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.catalog import Catalog, resolve_model
+from agent.catalog.resolve import Catalog, resolve_model
 from agent.config.anomaly import AnomalyConfig
 from agent.config.loader import LineIndex, format_error, load_config
 from agent.config.schema import AgentConfig, CameraConfig

@@ -1,4 +1,4 @@
-"""Pydantic model of the optional Prometheus endpoint (agent.metrics).
+"""Pydantic model of the optional Prometheus endpoint (agent.daemon.metrics).
 
 Off by default; when on, it listens on loopback unless told otherwise, because the
 endpoint has no authentication. Used by agent.config.schema.AgentConfig."""

@@ -1,8 +1,8 @@
 """Pydantic models of the agent's optional outputs: event snapshots and Home Assistant discovery.
 
 Every field has a default, so both sections may be left out of the YAML file.
-Used by agent.config.schema.AgentConfig; read by agent.snapshots, agent.snapshot_store
-and agent.discovery."""
+Used by agent.config.schema.AgentConfig; read by agent.snapshots.worker, agent.snapshots.store
+and agent.publish.discovery."""
 
 from __future__ import annotations
 

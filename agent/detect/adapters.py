@@ -14,6 +14,7 @@ import numpy.typing as npt
 
 from agent.detect.runner import TensorInfo
 from agent.errors import ModelError
+from agent.geometry import nms
 
 ReadTensor = Callable[[int], npt.NDArray[Any]]
 FloatArray = npt.NDArray[np.float32]
@@ -41,27 +42,6 @@ class OutputAdapter(Protocol):
     num_classes: int | None  # classes the model can emit (a lower bound for SSD); None when unknown
 
     def decode(self, read: ReadTensor, min_score: float) -> Candidates: ...
-
-
-def nms(boxes: FloatArray, scores: FloatArray, class_ids: IntArray, iou_threshold: float, max_keep: int) -> IntArray:
-    """Greedy per-class non-maximum suppression. Returns the kept indices, best score first.
-
-    A box is dropped when its IoU with a better-scored kept box OF THE SAME CLASS is above
-    `iou_threshold`; at most `max_keep` indices are returned. Boxes are xyxy."""
-    order = np.argsort(-scores, kind="stable")
-    x1, y1, x2, y2 = boxes[:, 0], boxes[:, 1], boxes[:, 2], boxes[:, 3]
-    areas = np.maximum(x2 - x1, 0.0) * np.maximum(y2 - y1, 0.0)
-    keep: list[int] = []
-    while order.size > 0 and len(keep) < max_keep:
-        best, rest = int(order[0]), order[1:]
-        keep.append(best)
-        inter_w = np.maximum(np.minimum(x2[best], x2[rest]) - np.maximum(x1[best], x1[rest]), 0.0)
-        inter_h = np.maximum(np.minimum(y2[best], y2[rest]) - np.maximum(y1[best], y1[rest]), 0.0)
-        inter = inter_w * inter_h
-        union = np.maximum(areas[best] + areas[rest] - inter, np.finfo(np.float32).tiny)
-        suppressed = (inter / union > iou_threshold) & (class_ids[rest] == class_ids[best])
-        order = rest[~suppressed]
-    return np.asarray(keep, dtype=np.int64)
 
 
 def dequantize(values: npt.NDArray[Any], scale: float, zero_point: int) -> FloatArray:

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.catalog import CatalogEntry
+from agent.catalog.resolve import CatalogEntry
 from agent.config.schema import ModelConfig, ModelKind
 from agent.detect.adapters import Candidates, OutputAdapter
 from agent.detect.labels import load_labels, reportable_mask

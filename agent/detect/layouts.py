@@ -41,7 +41,7 @@ class PixelConvention:
 
 # What each family's reference preprocessing does. SSD and YOLO keep the agent's TFLite behaviour
 # (stretch; it measured as well as letterbox on the shared YOLOv8n); YOLOX is trained on BGR 0-255
-# letterboxed with 114 grey. A catalogue entry may override any of these (agent/catalog.py).
+# letterboxed with 114 grey. A catalogue entry may override any of these (agent/catalog/resolve.py).
 CONVENTIONS = {
     ModelKind.SSD: PixelConvention(bgr=False, float_range=FloatRange.SYMMETRIC, letterbox=False),
     ModelKind.YOLO: PixelConvention(bgr=False, float_range=FloatRange.UNIT, letterbox=False),

@@ -16,7 +16,7 @@ import onnx
 from onnx import version_converter
 from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-from agent.catalog import CatalogEntry, load_catalog
+from agent.catalog.resolve import CatalogEntry, load_catalog
 from agent.config.schema import ModelConfig
 from agent.detect.agreement import LabelAgreement, agreement, overall
 from agent.detect.detector import ModelDetector

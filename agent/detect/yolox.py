@@ -17,11 +17,11 @@ from agent.detect.adapters import (
     ReadTensor,
     dequantize,
     keep_reportable,
-    nms,
     subset,
 )
 from agent.detect.runner import TensorInfo
 from agent.errors import ModelError
+from agent.geometry import nms
 
 OBJECTNESS = BOX_COORDS  # column 4
 FIRST_CLASS = BOX_COORDS + 1

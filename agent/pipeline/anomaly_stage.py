@@ -11,12 +11,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
-from agent.anomaly import AnomalyEngine
-from agent.anomaly.common import AnomalyStateError
-from agent.anomaly.stream import StreamStatus
-from agent.anomaly.tamper import tamper_grey
 from agent.config.anomaly import AnomalyConfig
-from agent.storage import StorageHealth
+from agent.core.anomaly import AnomalyEngine
+from agent.core.anomaly.common import AnomalyStateError
+from agent.core.anomaly.stream import StreamStatus
+from agent.core.anomaly.tamper import tamper_grey
+from agent.storage.health import StorageHealth
 from agent.types import Anomaly, Frame, Track
 
 log = logging.getLogger(__name__)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass
 
-from agent.stats import RateMeter, RollingPercentiles
+from agent.pipeline.rates import RateMeter, RollingPercentiles
 
 
 @dataclass(frozen=True, slots=True)

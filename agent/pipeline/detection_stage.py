@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 from agent.config.perf import MotionConfig, RegionsConfig
 from agent.detect import Detector
-from agent.motion import MotionDetector, MotionGate, MotionResult
-from agent.regions import Region, map_detections_from_region, merge_detections, plan_regions
+from agent.gate.motion import MotionDetector, MotionGate, MotionResult
+from agent.gate.regions import Region, map_detections_from_region, merge_detections, plan_regions
 from agent.toggles import CameraToggles
 from agent.types import BBox, Detection, DetectionResult, Frame
 

@@ -18,11 +18,11 @@ from functools import partial
 from typing import TypeVar
 
 from agent.detect import Detector, InputBuffer
+from agent.gate.regions import Region
 from agent.pipeline.failures import log_frame_failure
 from agent.pipeline.invoker import InvokeDone, InvokeThread
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
-from agent.regions import Region
 from agent.types import DetectionResult, Frame
 
 T = TypeVar("T")

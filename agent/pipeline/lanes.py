@@ -13,11 +13,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from agent.gate.regions import Region
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.scheduler import CameraSlot, choose_next
 from agent.pipeline.wake import WakeSignal
 from agent.publish.messages import OutboundMessage
-from agent.regions import Region
 from agent.types import BBox, DetectionResult, Frame
 
 MAX_IN_FLIGHT = 2  # one frame in analytics while the next is detected; more would only add latency

@@ -15,20 +15,21 @@ from typing import Protocol
 
 from agent.config.outputs import SnapshotConfig
 from agent.config.schema import CameraConfig
-from agent.counts import ObjectCounter
-from agent.events import EventEngine
-from agent.filters import DetectionFilter
-from agent.lines import LineCounter
+from agent.core.counts import ObjectCounter
+from agent.core.events import EventEngine
+from agent.core.filters import DetectionFilter
+from agent.core.lines import LineCounter
+from agent.core.track import Tracker
+from agent.core.zones import ZoneTracker
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
 from agent.publish import messages
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
-from agent.snapshots import SnapshotJob, make_jobs
+from agent.records import SnapshotJob
+from agent.snapshots.worker import make_jobs
 from agent.toggles import CameraToggles
-from agent.track import Tracker
 from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
-from agent.zones import ZoneTracker
 
 ZonesByTrack = dict[int, tuple[str, ...]]
 MotionReader = Callable[[float], bool]  # is there motion at this monotonic time (DetectionStage.motion_active)
@@ -39,7 +40,7 @@ def new_event_id() -> str:
 
 
 class SnapshotSink(Protocol):
-    """The snapshot worker as the analytics thread sees it (agent.snapshots.SnapshotWorker)."""
+    """The snapshot worker as the analytics thread sees it (agent.snapshots.worker.SnapshotWorker)."""
 
     def submit(self, job: SnapshotJob) -> bool: ...
 
@@ -222,7 +223,7 @@ class CameraProcessor:
         self._counter.update(self._tracks, self._zones_now)
         out: list[OutboundMessage] = []
         for key, count in self._counter.changes().items():
-            if key.label is None:  # agent.counts.ALL_OBJECTS
+            if key.label is None:  # agent.core.counts.ALL_OBJECTS
                 out.append(messages.encode_all_count(self._topics, self.name, count))
             elif key.zone is None:
                 out.append(messages.encode_count(self._topics, self.name, key.label, count))

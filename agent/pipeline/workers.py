@@ -7,12 +7,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from agent.detect import Detector
-from agent.health import Heartbeat
 from agent.pipeline.analytics import AnalyticsWorker
 from agent.pipeline.inference import DetectorWorker
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
 from agent.publish.messages import OutboundMessage
+from agent.types import Heartbeat
 
 
 class PipelineWorkers:

@@ -32,7 +32,7 @@ from agent.publish.outbox_ledger import Recovery
 from agent.publish.pump import TICK_S, OutboxPump
 from agent.publish.takeover import REPORT_INTERVAL_S, TakeoverReport, TakeoverWatch
 from agent.publish.topics import Topics
-from agent.storage import StorageHealth
+from agent.storage.health import StorageHealth
 
 log = logging.getLogger(__name__)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from agent.publish.topics import Topics
-from agent.storage import StorageView
+from agent.storage.health import StorageView
 from agent.types import Anomaly, DetectionResult, Event, Frame, LineCrossing
 
 SCHEMA_VERSION = 1

@@ -30,7 +30,7 @@ from agent.publish.outbox_ledger import (
     shortfall,
     write_ledger,
 )
-from agent.storage import free_bytes, is_corruption, is_full_disk_failure
+from agent.storage.health import free_bytes, is_corruption, is_full_disk_failure
 
 log = logging.getLogger(__name__)
 

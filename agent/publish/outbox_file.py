@@ -11,7 +11,7 @@ import os
 import sqlite3
 from pathlib import Path
 
-from agent.storage import free_bytes
+from agent.storage.health import free_bytes
 
 RESERVE_SUFFIX = ".reserve"
 RESERVE_BYTES = 416 * 1024

@@ -14,8 +14,8 @@ import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.atomic_file import write_atomic
-from agent.storage import is_corruption
+from agent.storage.atomic_file import write_atomic
+from agent.storage.health import is_corruption
 
 log = logging.getLogger(__name__)
 

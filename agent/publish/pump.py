@@ -23,7 +23,7 @@ from agent.errors import PublishError
 from agent.publish.messages import OutboundMessage
 from agent.publish.outbox import Outbox
 from agent.publish.outbox_ledger import Recovery
-from agent.storage import StorageHealth, is_corruption, is_out_of_space
+from agent.storage.health import StorageHealth, is_corruption, is_out_of_space
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from agent.catalog import model_dir_of
+from agent.catalog.resolve import model_dir_of
 from agent.config.checks import check_config
 from agent.config.loader import ParseLimits, parse_yaml, validate_document
 from agent.config.paths import is_model_file_path, resolve_relative_paths

@@ -18,7 +18,7 @@ from typing import Protocol
 
 from agent.publish.messages import OutboundMessage, encode_retained_clear, encode_toggle_state
 from agent.publish.topics import Topics
-from agent.storage import StorageHealth
+from agent.storage.health import StorageHealth
 from agent.toggles.state import CameraToggles, Toggle, ToggleStates, parse_switch
 from agent.toggles.store import load_toggles, save_toggles, toggles_path
 

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from pathlib import Path
 
-from agent.atomic_file import write_atomic
+from agent.storage.atomic_file import write_atomic
 from agent.toggles.state import Toggle
 
 log = logging.getLogger(__name__)

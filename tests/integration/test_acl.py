@@ -18,9 +18,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 import pytest
 
+from agent.cli import fleet as fleet_cli
 from agent.config.loader import load_config
 from agent.config.schema import AgentConfig, MqttConfig
-from agent.remote import fleet_cli
 from agent.remote.document import RemotePolicy, config_version, parse_patch, parse_set
 from agent.remote.protocol import ApplyStatus, ConfigState, ConfigTopics, RequestKind, state_message
 from tests.support.broker import MosquittoBroker

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from agent.anomaly import anomaly_kinds
 from agent.config.anomaly import AnomalyConfig
+from agent.core.anomaly import anomaly_kinds
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from agent.remote import fleet_cli
+from agent.cli import fleet as fleet_cli
 from tests.support import assets
 from tests.support.broker import MosquittoBroker
 from tests.support.remote_device import DEVICE, RemoteDevice, camera
@@ -23,7 +23,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 WAIT_S = 20.0
 
 
-def _status(broker: MosquittoBroker, prefix: str, capsys: pytest.CaptureFixture[str]) -> tuple[int, dict[str, Any], str]:
+def _status(
+    broker: MosquittoBroker, prefix: str, capsys: pytest.CaptureFixture[str]
+) -> tuple[int, dict[str, Any], str]:
     out = io.StringIO()
     code = fleet_cli.status(broker.host, broker.port, prefix, DEVICE, WAIT_S, out=out)
     [line] = out.getvalue().splitlines()

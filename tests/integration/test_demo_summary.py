@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.summary import LineTotal, Summary, render
+from agent.cli.summary import LineTotal, Summary, render
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
 from tests.support.broker import MosquittoBroker

@@ -11,7 +11,7 @@ import pytest
 
 from agent.config.outputs import DiscoveryConfig
 from agent.config.schema import AgentConfig
-from agent.discovery import DiscoveryPlan, build_plan
+from agent.publish.discovery import DiscoveryPlan, build_plan
 from agent.publish.messages import OutboundMessage
 from tests.support.broker import MosquittoBroker
 from tests.support.subscriber import Received, Subscriber

@@ -23,6 +23,7 @@ from tests.support.subscriber import Received, Subscriber
 
 pytestmark = pytest.mark.integration
 
+
 def config(tmp_path: Path, broker: MosquittoBroker, prefix: str, state_dir: Path) -> dict[str, Any]:
     cams = {"walk": {"source": str(assets.video(assets.PEDESTRIANS)), "loop": True}}
     return base_config(tmp_path, broker, prefix, cams, snapshots={"enabled": False}, state_dir=str(state_dir))

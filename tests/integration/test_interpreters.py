@@ -9,7 +9,7 @@ import cv2
 import pytest
 
 from agent.config.loader import load_config
-from agent.supervisor import Supervisor
+from agent.daemon.supervisor import Supervisor
 from tests.support import assets
 from tests.support.agent_process import base_config, write_config
 from tests.support.broker import MosquittoBroker

@@ -42,8 +42,10 @@ def test_onnx_model_publishes_people_on_the_walkway(
     agent = AgentProcess(write_config(tmp_path / "agent.yaml", config))
     try:
         subscriber.wait_for(
-            lambda msgs: agent.proc.poll() is not None
-            or len([m for m in msgs if m.topic.endswith("/walkway/detections")]) >= FRAMES_WANTED,
+            lambda msgs: (
+                agent.proc.poll() is not None
+                or len([m for m in msgs if m.topic.endswith("/walkway/detections")]) >= FRAMES_WANTED
+            ),
             START_TIMEOUT_S,
         )
         assert len(subscriber.on("/walkway/detections")) >= FRAMES_WANTED, agent.log

@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from agent.anomaly import AnomalyEngine, StreamStatus
 from agent.config.anomaly import AnomalyConfig
+from agent.core.anomaly import AnomalyEngine, StreamStatus
 from agent.types import Anomaly, BBox, Image, Track, TrackState
 
 WORK_WIDTH_PX = 640  # decoded frames are kept grey at this width; transforms run here, then the tamper downscale

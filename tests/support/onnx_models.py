@@ -93,7 +93,10 @@ def _wrapped_yolox() -> tuple[onnx.ModelProto, list[onnx.NodeProto], list[onnx.T
 
 
 def _finish(
-    model: onnx.ModelProto, nodes: list[onnx.NodeProto], inits: list[onnx.TensorProto], outputs: list[onnx.ValueInfoProto]
+    model: onnx.ModelProto,
+    nodes: list[onnx.NodeProto],
+    inits: list[onnx.TensorProto],
+    outputs: list[onnx.ValueInfoProto],
 ) -> onnx.ModelProto:
     graph = model.graph
     ordered = nodes[:2] + list(graph.node) + nodes[2:]

@@ -7,9 +7,9 @@ import itertools
 import pytest
 from pydantic import ValidationError
 
-from agent.anomaly.common import AnomalyBook, Latch, LocalTime, load_zone, local_time
-from agent.anomaly.restricted import window_contains
 from agent.config.anomaly import AnomalyConfig, TimeWindow
+from agent.core.anomaly.common import AnomalyBook, Latch, LocalTime, load_zone, local_time
+from agent.core.anomaly.restricted import window_contains
 from agent.types import Severity
 
 T0 = 1_717_200_000.0  # 2024-06-01 00:00 UTC, Saturday

@@ -8,10 +8,10 @@ import json
 import numpy as np
 import pytest
 
-from agent.anomaly import AnomalyEngine, AnomalyStateError, StreamStatus
-from agent.anomaly.baseline import CountDetector
-from agent.anomaly.common import AnomalyBook, load_zone
 from agent.config.anomaly import AnomalyConfig, CountAnomalyConfig
+from agent.core.anomaly import AnomalyEngine, AnomalyStateError, StreamStatus
+from agent.core.anomaly.baseline import CountDetector
+from agent.core.anomaly.common import AnomalyBook, load_zone
 from agent.types import Anomaly, BBox, Track, TrackState
 
 T0 = 1_717_200_000.0  # Saturday 00:00 UTC

@@ -6,12 +6,12 @@ import itertools
 
 import pytest
 
-from agent.anomaly.common import AnomalyBook, LocalTime
-from agent.anomaly.loitering import LoiteringDetector
-from agent.anomaly.rare import RareObjectDetector
-from agent.anomaly.restricted import RestrictedZoneDetector
-from agent.anomaly.stream import StreamDetector, StreamStatus
 from agent.config.anomaly import LoiteringConfig, RareObjectConfig, RestrictedZoneConfig, StreamAnomalyConfig
+from agent.core.anomaly.common import AnomalyBook, LocalTime
+from agent.core.anomaly.loitering import LoiteringDetector
+from agent.core.anomaly.rare import RareObjectDetector
+from agent.core.anomaly.restricted import RestrictedZoneDetector
+from agent.core.anomaly.stream import StreamDetector, StreamStatus
 from agent.types import Anomaly, BBox, Track, TrackState
 
 NIGHT = LocalTime(2, 23, 30)

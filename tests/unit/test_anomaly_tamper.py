@@ -9,9 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.anomaly.common import AnomalyBook
-from agent.anomaly.tamper import TamperDetector, edge_match, tamper_features, tamper_grey
 from agent.config.anomaly import TamperConfig
+from agent.core.anomaly.common import AnomalyBook
+from agent.core.anomaly.tamper import TamperDetector, edge_match, tamper_features, tamper_grey
 from agent.types import Anomaly, Image
 
 RNG_SEED = 5

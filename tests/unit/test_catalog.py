@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.catalog import (
+from agent.catalog.pull import pull_model
+from agent.catalog.resolve import (
     CATALOG_DIR_ENV,
     Catalog,
     CatalogEntry,
@@ -22,7 +23,6 @@ from agent.catalog import (
 from agent.config.loader import load_config_text
 from agent.config.schema import AgentConfig
 from agent.errors import CatalogError, ModelError
-from agent.model_pull import pull_model
 from tests.support import assets
 from tests.support.faults import corrupt_copy
 from tests.support.http_files import serve_directory

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from agent.counts import ALL_OBJECTS, CountKey, ObjectCounter
+from agent.core.counts import ALL_OBJECTS, CountKey, ObjectCounter
 from agent.types import BBox, Track, TrackState
 
 

@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
-from agent.catalog import load_catalog
+from agent.catalog.resolve import load_catalog
 from agent.config.schema import Delegate, ModelConfig, ModelKind
 from agent.detect import ModelDetector
 from agent.errors import ModelError

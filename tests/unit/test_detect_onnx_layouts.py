@@ -134,7 +134,9 @@ def test_nchw_bgr_pixel_letterbox_input() -> None:
     tensor = np.zeros(spec.shape, dtype=np.float32)
     InputWriter(spec).write(image, tensor)
     assert tensor.shape == (1, 3, 4, 4)
-    np.testing.assert_array_equal(tensor[0, :, 1:3], np.broadcast_to(np.array([10, 20, 30.0])[:, None, None], (3, 2, 4)))
+    np.testing.assert_array_equal(
+        tensor[0, :, 1:3], np.broadcast_to(np.array([10, 20, 30.0])[:, None, None], (3, 2, 4))
+    )
     np.testing.assert_array_equal(tensor[0, :, [0, 3]], LETTERBOX_PAD)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import pytest
 
-from agent.cli import main
+from agent.cli.main import main
 from agent.config.schema import ModelConfig, ModelKind
 from agent.detect import ModelDetector
 from agent.detect.agreement import LabelAgreement, agreement, overall

@@ -11,7 +11,8 @@ import pytest
 
 from agent.config.outputs import DiscoveryConfig
 from agent.config.schema import AgentConfig
-from agent.discovery import (
+from agent.errors import ConfigError
+from agent.publish.discovery import (
     OCCUPANCY_TEMPLATE,
     STATE_FILE,
     DiscoveryPlan,
@@ -22,7 +23,6 @@ from agent.discovery import (
     save_published_topics,
     sync_discovery,
 )
-from agent.errors import ConfigError
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
 from agent.toggles import Toggle

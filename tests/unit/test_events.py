@@ -8,11 +8,11 @@ from collections.abc import Callable
 import pytest
 
 from agent.config.analytics import EventsConfig, LineConfig, TrackerConfig, ZoneConfig
-from agent.events import EventEngine
-from agent.lines import LineCounter
-from agent.track import Tracker
+from agent.core.events import EventEngine
+from agent.core.lines import LineCounter
+from agent.core.track import Tracker
+from agent.core.zones import ZoneTracker
 from agent.types import BBox, Detection, Event, EventKind, Track, TrackState
-from agent.zones import ZoneTracker
 
 DT_S = 0.1
 WALL0 = 1_700_000_000.0

@@ -8,8 +8,8 @@ import pytest
 
 from agent.config import load_config_text
 from agent.config.schema import CameraConfig
+from agent.core.filters import DetectionFilter
 from agent.errors import ConfigError
-from agent.filters import DetectionFilter
 from agent.types import BBox, Detection
 
 W, H = 640, 480

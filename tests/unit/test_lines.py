@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.config.analytics import LineConfig
-from agent.lines import A_TO_B, B_TO_A, LineCounter, LineTotals
+from agent.core.lines import A_TO_B, B_TO_A, LineCounter, LineTotals
 from agent.types import BBox, LineCrossing, Track, TrackState
 
 W, H = 640, 480

@@ -61,7 +61,9 @@ def _anomaly(active: bool) -> Anomaly:
 def _stats(p50: float | None) -> StatsSnapshot:
     camera = CameraStats(14.987, 4.99, 1000, 2, 1, 1, True, 0.0, p50, None if p50 is None else 22.4, 5, 0)
     publisher = PublisherStats(True, 2, 1.5, 0, 100, 0, 4, 1)
-    return StatsSnapshot("0.1.0", 3600.04, "ai-edge-litert", "ssd_mobilenet_v2", {"door": camera}, publisher, 1750000000.5)
+    return StatsSnapshot(
+        "0.1.0", 3600.04, "ai-edge-litert", "ssd_mobilenet_v2", {"door": camera}, publisher, 1750000000.5
+    )
 
 
 DETECTIONS = DetectionResult(

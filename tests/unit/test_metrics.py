@@ -13,7 +13,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
 from agent.config.metrics import MetricsConfig
-from agent.metrics import MetricsError, MetricsExporter, snapshot_families
+from agent.daemon.metrics import MetricsError, MetricsExporter, snapshot_families
 from agent.publish.messages import CameraStats, PublisherStats, StatsSnapshot
 
 Scrape = dict[tuple[str, frozenset[tuple[str, str]]], float]

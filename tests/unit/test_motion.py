@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from agent.config.perf import MotionConfig
-from agent.motion import MotionDetector, MotionGate, MotionResult
+from agent.gate.motion import MotionDetector, MotionGate, MotionResult
 from agent.types import BBox, Image
 from tests.support import assets
 

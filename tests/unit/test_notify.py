@@ -4,7 +4,7 @@ import os
 import socket
 from pathlib import Path
 
-from agent.notify import SystemdNotifier
+from agent.daemon.notify import SystemdNotifier
 
 
 def _receiver(path: Path) -> socket.socket:

@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 
 from agent.capture.ring import FrameRing
+from agent.gate.regions import Region
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
 from agent.publish.messages import OutboundMessage
-from agent.regions import Region
 from agent.types import BBox, DetectionResult, Frame
 
 

@@ -17,12 +17,12 @@ import pytest
 
 from agent.capture.ring import FrameRing
 from agent.detect import InputBuffer, InvokeOutput
+from agent.gate.regions import Region
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.lanes import CameraLane
 from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
 from agent.publish.messages import OutboundMessage
-from agent.regions import Region
 from agent.types import BBox, Detection, DetectionResult, Frame
 
 SHAPE = (2, 2, 3)

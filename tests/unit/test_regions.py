@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent.config.perf import RegionMode, RegionsConfig
-from agent.regions import (
+from agent.gate.regions import (
     Region,
     full_frame,
     map_box_from_region,

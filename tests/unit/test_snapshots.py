@@ -13,7 +13,8 @@ from agent.config.outputs import SnapshotConfig
 from agent.geometry import touches_edge
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
-from agent.snapshot_store import (
+from agent.records import SnapshotJob
+from agent.snapshots.store import (
     BYTES_PER_MB,
     RetentionLimits,
     SnapshotStore,
@@ -22,7 +23,7 @@ from agent.snapshot_store import (
     safe_file_stem,
     snapshot_path,
 )
-from agent.snapshots import SnapshotJob, SnapshotWorker, make_jobs, render_snapshot
+from agent.snapshots.worker import SnapshotWorker, make_jobs, render_snapshot
 from agent.types import BBox, Frame, Image, Track, TrackState
 from tests.support import assets
 

@@ -1,4 +1,4 @@
-"""Unit tests of out-of-space handling (agent.storage) and the device `storage` anomaly (agent.anomaly.storage)."""
+"""Unit tests of out-of-space handling (agent.storage.health) and the device `storage` anomaly (agent.core.anomaly.storage)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.anomaly.storage import DEVICE_CAMERA, FullDisk, outbox_loss
+from agent.core.anomaly.storage import DEVICE_CAMERA, FullDisk, outbox_loss
 from agent.publish.outbox_ledger import Recovery
-from agent.storage import (
+from agent.storage.health import (
     LOW_SPACE_BYTES,
     StorageHealth,
     StorageView,

@@ -1,4 +1,4 @@
-"""agent.summary on payloads shaped like docs/mqtt.md's examples (each validated against its
+"""agent.cli.summary on payloads shaped like docs/mqtt.md's examples (each validated against its
 schema before it is fed): distinct events per label, line totals, anomalies by kind, topics."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from agent.summary import LineTotal, SummaryBuilder, render
+from agent.cli.summary import LineTotal, SummaryBuilder, render
 from tests.support.mqtt_doc import MQTT_DOC, example_schema, examples
 from tests.support.schemas import validate
 
@@ -71,9 +71,7 @@ def test_anomalies_are_counted_once_per_anomaly_id_by_kind() -> None:
 def test_retained_state_from_before_is_skipped_and_counted() -> None:
     """A retained total and a retained `offline` (an earlier run) are skipped, not summed."""
     line = f"{BASE}/walkway/lines/middle"
-    builder = _fed(
-        [(line, _example("line-count", a_to_b=40, b_to_a=30), True), (f"{BASE}/status", b"offline", True)]
-    )
+    builder = _fed([(line, _example("line-count", a_to_b=40, b_to_a=30), True), (f"{BASE}/status", b"offline", True)])
     summary = builder.summary()
     assert (summary.retained_skipped, summary.messages, summary.lines, summary.offline) == (2, 0, {}, False)
 

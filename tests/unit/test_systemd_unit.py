@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.cli import EXIT_CONFIG, build_parser
+from agent.cli.main import EXIT_CONFIG, build_parser
 from agent.publish.credentials import CREDENTIALS_ENV
 from tests.support.assets import REPO_ROOT
 

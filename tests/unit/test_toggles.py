@@ -18,7 +18,7 @@ from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
-from agent.snapshots import SnapshotJob
+from agent.records import SnapshotJob
 from agent.toggles import CameraToggles, Toggle, ToggleController, ToggleStates, parse_switch
 from agent.toggles.store import TOGGLES_FILE, load_toggles, save_toggles
 from agent.types import BBox, Detection, DetectionResult, Frame

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agent.config.analytics import TrackerConfig
-from agent.track import Tracker
+from agent.core.track import Tracker
 from agent.types import BBox, Detection, Track, TrackState
 
 DT_S = 0.1

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from agent.config.analytics import ZoneConfig
+from agent.core.zones import ZoneTracker
 from agent.types import BBox, Track, TrackState
-from agent.zones import ZoneTracker
 
 W, H = 640, 480
 YARD_PX = ((0.0, 240.0), (640.0, 240.0), (640.0, 480.0), (0.0, 480.0))  # the bottom half

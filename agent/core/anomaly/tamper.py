@@ -13,8 +13,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from agent.anomaly.common import AnomalyBook, Latch
 from agent.config.anomaly import TamperConfig
+from agent.core.anomaly.common import AnomalyBook, Latch
 from agent.types import Anomaly, Image
 
 FloatImage = npt.NDArray[np.float32]

@@ -1,9 +1,9 @@
 """Event snapshots: copy an event's best frame, then encode and publish it off the hot path.
 
-The event engine says when a frame is an event's best so far (agent.events.BestFrame);
+The event engine says when a frame is an event's best so far (agent.core.events.BestFrame);
 `make_jobs` (analytics thread) copies only the bounded image needed, once per frame, because frames live in
 ring-buffer slots that are reused. `SnapshotWorker` is its own thread: it JPEG-encodes,
-publishes (retained) and optionally saves (agent.snapshot_store)."""
+publishes (retained) and optionally saves (agent.snapshots.store)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 
 import cv2
 import numpy as np
@@ -21,8 +20,9 @@ from agent.config.outputs import SnapshotConfig
 from agent.errors import AgentError
 from agent.publish.messages import OutboundMessage, encode_snapshot
 from agent.publish.topics import Topics
-from agent.snapshot_store import SnapshotStore
-from agent.storage import StorageHealth, is_out_of_space
+from agent.records import SnapshotJob
+from agent.snapshots.store import SnapshotStore
+from agent.storage.health import StorageHealth, is_out_of_space
 from agent.types import BBox, Frame, Image, Track
 
 log = logging.getLogger(__name__)
@@ -38,19 +38,6 @@ FONT_SCALE_PER_IMAGE_PX = 1 / 640
 
 class SnapshotError(AgentError):
     """A snapshot could not be encoded."""
-
-
-@dataclass(frozen=True, slots=True)
-class SnapshotJob:
-    """A bounded, read-only copy of an event's best frame so far, for the snapshot worker."""
-
-    camera: str
-    label: str
-    event_id: str
-    image: Image
-    box: BBox  # in `image`'s pixel coordinates
-    score: float
-    ts_wall: float
 
 
 def crop_region(box: BBox, width: int, height: int, margin_frac: float) -> tuple[int, int, int, int]:

@@ -5,9 +5,9 @@ and sends what comes back. The camera is `_device`, as the anomaly is not about 
 
 from __future__ import annotations
 
-from agent.anomaly.common import IdFactory
+from agent.core.anomaly.common import IdFactory
 from agent.publish.outbox_ledger import Recovery
-from agent.storage import StorageView
+from agent.storage.health import StorageView
 from agent.types import Anomaly, Severity
 
 KIND = "storage"

@@ -1,4 +1,4 @@
-"""How `edge-agent models pull` shows a download on stderr (main thread, agent.cli).
+"""How `edge-agent models pull` shows a download on stderr (main thread, agent.cli.main).
 
 On a terminal a bar is redrawn in place with `\\r`; anywhere else (a pipe, a journal, a CI log)
 `\\r` would pile every redraw onto one line, so one line is written when the fetch starts and
@@ -15,7 +15,7 @@ MIB = 1024 * 1024
 
 
 class PullProgress(Protocol):
-    """agent.model_pull.Progress, plus the end of the pull (completed: it succeeded)."""
+    """agent.catalog.pull.Progress, plus the end of the pull (completed: it succeeded)."""
 
     def __call__(self, done: int, total: int | None) -> None: ...
 

@@ -11,7 +11,7 @@ from types import FrameType
 
 from agent.capture.native_logs import quiet_native_logs
 from agent.config.schema import AgentConfig
-from agent.supervisor import Supervisor
+from agent.daemon.supervisor import Supervisor
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,9 @@
 """The `edge-agent` command line: run, check-config, models list/pull/quantize, and
-config push/status (remote configuration of devices, agent.remote.fleet_cli).
+config push/status (remote configuration of devices, agent.cli.fleet).
 
 Exit codes: 0 success, 1 a runtime/model/catalogue error (one clear line on stderr),
 2 an invalid config (every error as `file:line: field: message`) or bad usage,
-130 interrupted. Runs on the main thread; `run` hands over to agent.app.run_agent."""
+130 interrupted. Runs on the main thread; `run` hands over to agent.daemon.app.run_agent."""
 
 from __future__ import annotations
 
@@ -14,12 +14,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from agent import __version__, pull_progress
-from agent.catalog import MIRROR_ENV, load_catalog, model_dir_of
+from agent import __version__
+from agent.catalog.resolve import MIRROR_ENV, load_catalog, model_dir_of
+from agent.cli import fleet, pull_progress
 from agent.config.checks import load_checked_config
 from agent.config.loader import load_config
 from agent.errors import AgentError, ConfigError
-from agent.remote import fleet_cli
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -45,7 +45,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     # A model the check could not read is not a warning here: start-up loads it next and fails with one line.
     cfg = load_checked_config(config_path, warn=lambda _line: None)
     configure_logging(args.log_level or cfg.log_level)
-    from agent.app import run_agent  # lazy: the other commands must work without the runtime stack
+    from agent.daemon.app import run_agent  # lazy: the other commands must work without the runtime stack
 
     return int(run_agent(cfg, config_path))
 
@@ -86,7 +86,7 @@ def pull_destination(args: argparse.Namespace) -> Path:
 
 
 def cmd_models_pull(args: argparse.Namespace) -> int:
-    from agent.model_pull import pull_model
+    from agent.catalog.pull import pull_model
 
     catalog = load_catalog(args.catalog)
     entry = catalog.get(args.name)
@@ -184,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     quant.add_argument("--threads", type=int, default=2, help="threads of both models while timing them")
     quant.set_defaults(handler=cmd_models_quantize)
 
-    fleet_cli.register(commands)
+    fleet.register(commands)
     return parser
 
 

@@ -9,15 +9,15 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent.anomaly.baseline import CountDetector
-from agent.anomaly.common import AnomalyBook, AnomalyStateError, IdFactory, load_zone, local_time
-from agent.anomaly.loitering import LoiteringDetector
-from agent.anomaly.rare import RareObjectDetector
-from agent.anomaly.restricted import RestrictedZoneDetector
-from agent.anomaly.stream import StreamDetector, StreamStatus
-from agent.anomaly.tamper import KINDS as TAMPER_KINDS
-from agent.anomaly.tamper import TamperDetector, tamper_features
 from agent.config.anomaly import AnomalyConfig
+from agent.core.anomaly.baseline import CountDetector
+from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, IdFactory, load_zone, local_time
+from agent.core.anomaly.loitering import LoiteringDetector
+from agent.core.anomaly.rare import RareObjectDetector
+from agent.core.anomaly.restricted import RestrictedZoneDetector
+from agent.core.anomaly.stream import StreamDetector, StreamStatus
+from agent.core.anomaly.tamper import KINDS as TAMPER_KINDS
+from agent.core.anomaly.tamper import TamperDetector, tamper_features
 from agent.types import Anomaly, Image, Track
 
 STATE_VERSION = 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
-from agent.catalog import Catalog, CatalogEntry
+from agent.catalog.resolve import Catalog, CatalogEntry
 from agent.errors import CatalogError
 
 Progress = Callable[[int, int | None], None]

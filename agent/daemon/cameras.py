@@ -8,9 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.anomaly.stream import StreamStatus
 from agent.capture import CaptureWorker, FrameRing
 from agent.config.schema import AgentConfig, CameraConfig
+from agent.core.anomaly.stream import StreamStatus
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.detection_stage import DetectionStage
@@ -18,7 +18,7 @@ from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.publish.topics import Topics
-from agent.storage import StorageHealth
+from agent.storage.health import StorageHealth
 from agent.toggles import CameraToggles
 
 FROZEN_RECENT_S = 60.0  # a frozen-stream reconnect within this window reports the stream as frozen

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from agent.anomaly.common import AnomalyBook, Latch, LocalTime
 from agent.config.anomaly import RestrictedRule, RestrictedZoneConfig, TimeWindow
+from agent.core.anomaly.common import AnomalyBook, Latch, LocalTime
 from agent.types import Anomaly, Track, TrackState
 
 MINUTES_PER_DAY = 24 * 60

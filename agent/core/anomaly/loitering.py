@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from agent.anomaly.common import AnomalyBook
 from agent.config.anomaly import LoiteringConfig
+from agent.core.anomaly.common import AnomalyBook
 from agent.types import Anomaly, Track, TrackState
 
 

@@ -3,16 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True, slots=True)
-class Heartbeat:
-    """A worker's last sign of life; `expected` is False for a worker that finished on purpose."""
-
-    worker: str
-    last_mono: float
-    expected: bool
+from agent.types import Heartbeat
 
 
 def stalled_workers(beats: Iterable[Heartbeat], now_mono: float, stall_s: float) -> list[str]:

@@ -19,32 +19,33 @@ from pathlib import Path
 import cv2
 
 from agent import __version__
-from agent.anomaly.storage import FullDisk, outbox_loss
-from agent.camera_unit import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
-from agent.catalog import ModelDigests, resolve_model
+from agent.catalog.resolve import ModelDigests, resolve_model
 from agent.config.schema import AgentConfig, CameraConfig, Delegate
+from agent.core.anomaly.storage import FullDisk, outbox_loss
+from agent.daemon.cameras import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
+from agent.daemon.health import stalled_workers
+from agent.daemon.memory import release_memory
+from agent.daemon.metrics import MetricsExporter
+from agent.daemon.notify import SystemdNotifier
 from agent.detect import ModelDetector
-from agent.discovery import STATE_FILE as DISCOVERY_STATE_FILE
-from agent.discovery import build_plan, sync_discovery
 from agent.errors import AgentError
-from agent.health import Heartbeat, stalled_workers
-from agent.memory import release_memory
-from agent.metrics import MetricsExporter
-from agent.notify import SystemdNotifier
 from agent.pipeline.processor import Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
 from agent.publish.client import MqttPublisher
+from agent.publish.discovery import STATE_FILE as DISCOVERY_STATE_FILE
+from agent.publish.discovery import build_plan, sync_discovery
 from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
 from agent.publish.outbox_ledger import Recovery
 from agent.remote.controller import ConfigHandler, RemoteConfigController
 from agent.remote.plan import ReconcilePlan
 from agent.remote.worker import ConfigWorker
-from agent.snapshot_store import RetentionLimits, SnapshotStore
-from agent.snapshots import SnapshotWorker
-from agent.storage import StorageHealth
+from agent.snapshots.store import RetentionLimits, SnapshotStore
+from agent.snapshots.worker import SnapshotWorker
+from agent.storage.health import StorageHealth
 from agent.toggles import ToggleController
+from agent.types import Heartbeat
 
 log = logging.getLogger(__name__)
 

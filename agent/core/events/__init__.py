@@ -1,5 +1,5 @@
 """Event lifecycle: turns confirmed tracks into start / update / end messages."""
 
-from agent.events.engine import BestFrame, EventEngine
+from agent.core.events.engine import BestFrame, EventEngine
 
 __all__ = ["BestFrame", "EventEngine"]

@@ -10,8 +10,8 @@ from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agent.anomaly.common import AnomalyBook, AnomalyStateError, LocalTime
 from agent.config.anomaly import RareObjectConfig
+from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, LocalTime
 from agent.types import Anomaly, Track, TrackState
 
 SEEN_TRACKS_CAP = 1024  # recent track ids remembered so each track is counted once

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agent.anomaly.common import AnomalyBook, Latch
 from agent.config.anomaly import StreamAnomalyConfig
+from agent.core.anomaly.common import AnomalyBook, Latch
 from agent.types import Anomaly
 
 

@@ -17,13 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent import __version__
-from agent.anomaly import anomaly_kinds as enabled_anomaly_kinds
-from agent.atomic_file import write_atomic
 from agent.config.outputs import DiscoveryConfig
 from agent.config.schema import AgentConfig, CameraConfig
+from agent.core.anomaly import anomaly_kinds as enabled_anomaly_kinds
 from agent.errors import ConfigError
 from agent.publish.messages import STATUS_OFFLINE, STATUS_ONLINE, SWITCH_OFF, SWITCH_ON, OutboundMessage, dumps
 from agent.publish.topics import Topics, check_level
+from agent.storage.atomic_file import write_atomic
 from agent.toggles import Toggle
 
 log = logging.getLogger(__name__)

@@ -16,8 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from agent.anomaly.common import AnomalyBook, AnomalyStateError, local_time
 from agent.config.anomaly import CountAnomalyConfig
+from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, local_time
 from agent.types import Anomaly, Track, TrackState
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation

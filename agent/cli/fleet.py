@@ -260,7 +260,7 @@ def _answer(topic: str, payload: bytes, request_id: str | None) -> Answer | None
     return Answer(device_id, state)
 
 
-# ----- argparse wiring (called from agent.cli) ----------------------------------------------
+# ----- argparse wiring (called from agent.cli.main) ----------------------------------------------
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,7 +3,7 @@
 Square crops of at least the model's input size are planned around motion and track boxes,
 merged when their crops overlap and one crop costs no more pixels than two, clamped inside
 the frame and capped per frame. Detections found in crops are mapped to frame pixels and
-merged by class-wise NMS (agent.detect.adapters.nms).
+merged by class-wise NMS (agent.geometry.nms).
 Pure: called by a detector thread between the motion gate and the detector."""
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 import numpy.typing as npt
 
 from agent.config.perf import RegionMode, RegionsConfig
-from agent.detect.adapters import nms
+from agent.geometry import nms
 from agent.types import BBox, Detection, Image
 
 Rect = tuple[float, float, float, float]  # x1, y1, x2, y2 of a cluster of boxes, frame pixels

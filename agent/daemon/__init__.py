@@ -1,0 +1,1 @@
+"""The daemon: the composition root, lifecycle, reconcile, stats and health of one running agent."""

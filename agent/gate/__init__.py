@@ -1,0 +1,1 @@
+"""What runs on the detector thread before the model: the motion gate and the region planner."""

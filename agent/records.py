@@ -1,0 +1,103 @@
+"""The domain records the pipeline hands out, and the Sink protocol every consumer implements.
+
+The analytics thread turns each frame into records (what was detected, events, counts, line
+crossings, anomalies, motion changes, snapshot jobs); the capture threads add camera status.
+They know nothing of MQTT, JSON or files: each consumer is a Sink, and the composition root
+(agent.daemon.root) decides which sinks run. The MQTT publisher is one of them
+(agent.publish.sink encodes records to topics and payloads); adding a consumer is one line there.
+
+A sink's `accept` runs on the thread that produced the record (analytics or capture): it must
+not block. A consumer that does slow work (files, a model) queues the record for its own thread,
+bounded, and counts what it drops."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from agent.types import Anomaly, BBox, Detection, Event, Image, LineCrossing
+
+
+@dataclass(frozen=True, slots=True)
+class FrameDetections:
+    """What the detector reported on one analysed frame, after the filters (none: no record)."""
+
+    camera: str
+    seq: int
+    ts_wall: float
+    width: int
+    height: int
+    inference_ms: float
+    detections: tuple[Detection, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class CountChange:
+    """The number of tracked objects changed: per label (`zone` None), per zone and label, or in all
+    (`label` None: every object the camera tracks)."""
+
+    camera: str
+    label: str | None
+    zone: str | None
+    count: int
+
+
+@dataclass(frozen=True, slots=True)
+class LineTotals:
+    """A line's running totals, after the crossings of one frame changed them."""
+
+    camera: str
+    line: str
+    a_to_b: int
+    b_to_a: int
+
+
+@dataclass(frozen=True, slots=True)
+class MotionChange:
+    """The camera's motion gate turned on or off (and its state at the first frame)."""
+
+    camera: str
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStatus:
+    """The camera's source came online or went offline (capture thread)."""
+
+    camera: str
+    online: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotJob:
+    """A best frame of an open event, cut on the analytics thread for the snapshot worker.
+
+    `image` is a private, bounded copy (never a ring buffer), so the worker can render it later;
+    `box` is in the copy's pixels."""
+
+    camera: str
+    label: str
+    event_id: str
+    image: Image
+    box: BBox  # in `image`'s pixel coordinates
+    score: float
+    ts_wall: float
+
+
+Record = (
+    FrameDetections
+    | Event
+    | Anomaly
+    | CountChange
+    | LineCrossing
+    | LineTotals
+    | MotionChange
+    | CameraStatus
+    | SnapshotJob
+)
+
+
+class Sink(Protocol):
+    """A consumer of the pipeline's records. `accept` must not block (see the module docstring)."""
+
+    def accept(self, record: Record) -> None: ...
