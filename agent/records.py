@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.types import Anomaly, BBox, Detection, Event, Image, LineCrossing
+from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, Image, LineCrossing
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,12 @@ class FrameDetections:
     height: int
     inference_ms: float
     detections: tuple[Detection, ...]
+
+    @classmethod
+    def of(cls, frame: Frame, result: DetectionResult) -> FrameDetections:
+        return cls(
+            frame.camera, frame.seq, frame.ts_wall, frame.width, frame.height, result.inference_ms, result.detections
+        )
 
 
 @dataclass(frozen=True, slots=True)

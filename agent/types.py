@@ -6,6 +6,7 @@ happens only at the publisher boundary (agent.publish.messages)."""
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -188,3 +189,70 @@ class Heartbeat:
     worker: str
     last_mono: float
     expected: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StorageView:
+    """What stats report: `degraded` while the last write under state_dir failed for lack of space."""
+
+    free_bytes: int | None = None
+    degraded: bool = False
+    write_failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CameraStats:
+    """Health counters of one camera, filled by the pipeline for the stats message.
+
+    Of `frames` read, the detector takes the newest; the others are `rate_capped` (passed over
+    because detect_fps allowed no detection yet) or `overwritten` (superseded while the camera
+    was due: analysis fell behind). docs/mqtt.md defines each field of the payload."""
+
+    capture_fps: float
+    detect_fps: float
+    frames: int
+    rate_capped: int
+    overwritten: int
+    reconnects: int
+    online: bool
+    offline_s: float
+    inference_ms_p50: float | None
+    inference_ms_p95: float | None
+    skipped: int
+    starved: int
+    online_s: float = 0.0
+
+    @property
+    def dropped(self) -> int:
+        """Frames the detector never took, for whatever reason."""
+        return self.rate_capped + self.overwritten
+
+
+@dataclass(frozen=True, slots=True)
+class PublisherStats:
+    """Counters of the MQTT publisher; `outbox_evicted` survives restarts (kept in the outbox file)."""
+
+    connected: bool
+    outbox_depth: int
+    outbox_oldest_age_s: float
+    outbox_evicted: int
+    published: int
+    publish_failures: int
+    fast_dropped: int
+    connect_attempts: int
+    outbox_unstored: int = 0  # durable messages dropped because the outbox file had no room
+    outbox_memory_only: bool = False  # the outbox file could not be opened (disk full): held in memory
+    storage: StorageView = field(default_factory=StorageView)
+
+
+@dataclass(frozen=True, slots=True)
+class StatsSnapshot:
+    """Everything the periodic stats message reports."""
+
+    version: str
+    uptime_s: float
+    runtime: str
+    model: str
+    cameras: Mapping[str, CameraStats]
+    publisher: PublisherStats
+    ts_wall: float  # when the snapshot was taken: a reader's "last seen" for a stopped device

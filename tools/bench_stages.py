@@ -22,8 +22,9 @@ from agent.detect import ModelDetector
 from agent.gate.motion import MotionDetector
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.processor import CameraProcessor
-from agent.publish import messages
 from agent.publish.client import MqttPublisher
+from agent.publish.sink import MqttSink
+from agent.records import Record
 from agent.types import DetectionResult, Frame
 
 STAGES = ("decode", "motion", "preprocess", "invoke", "postprocess", "tracking", "analytics", "publish")
@@ -50,7 +51,8 @@ def stage_frames(video: Path, frames: int, detector: ModelDetector, publisher: M
     h, w = first.shape[:2]
     motion = MotionDetector(cam_cfg.motion, (w, h))
     tracker = Tracker(cam_cfg.tracker)
-    processor = CameraProcessor("cam0", cam_cfg, config.model.min_score, publisher.topics, DetectCounters())
+    processor = CameraProcessor("cam0", cam_cfg, config.model.min_score, DetectCounters())
+    sink = MqttSink(publisher)
     # Private parts on purpose: the benchmark times the steps that detect() runs back to back.
     interp, writer, adapter = detector._interpreter, detector._writer, detector._adapter
     index = detector._input_index
@@ -60,9 +62,10 @@ def stage_frames(video: Path, frames: int, detector: ModelDetector, publisher: M
         candidates = adapter.decode(interp.get_tensor, 0.3)
         return DetectionResult(detector._to_detections(candidates, w, h), 0.0)
 
-    def publish(frame: Frame, result: DetectionResult, out: list[messages.OutboundMessage]) -> None:
-        for msg in [messages.encode_detections(publisher.topics, frame, result), *out]:
-            publisher.send(msg)
+    def publish(records: list[Record]) -> None:
+        """Encoding and queueing: what the MQTT sink does with a frame's records on the analytics thread."""
+        for record in records:
+            sink.accept(record)
 
     for seq in range(1, frames + 1):
         image = timer.time("decode", lambda: cap.read()[1])
@@ -77,7 +80,7 @@ def stage_frames(video: Path, frames: int, detector: ModelDetector, publisher: M
         result = timer.time("postprocess", post)
         timer.time("tracking", tracker.update, result.detections, now)
         out = timer.time("analytics", processor.analyse, frame, result)
-        timer.time("publish", publish, frame, result, out)
+        timer.time("publish", publish, out)
         bar.update(1)
     bar.close()
     cap.release()

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import yaml
@@ -39,6 +39,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from tests.support.assets import PEDESTRIANS, SSD_MODEL, TRAFFIC, assets_dir  # noqa: E402
+
+if TYPE_CHECKING:
+    from agent.publish.topics import Topics
+    from agent.records import Record
 
 PASSES_FILE = REPO / "tests" / "data" / "passes.yaml"
 CAMERAS = {"walkway": PEDESTRIANS, "crossing": TRAFFIC}
@@ -203,7 +207,7 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
     t0 = 1_750_000_000.0
     for name, cam in config.cameras.items():
         stage = DetectionStage(cam.motion, cam.regions, config.model.nms_iou)
-        proc = CameraProcessor(name, cam, config.model.min_score, topics, DetectCounters())
+        proc = CameraProcessor(name, cam, config.model.min_score, DetectCounters())
         cap = cv2.VideoCapture(cam.source)
         fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
         seq, next_ts, ts = 0, 0.0, 0.0
@@ -218,12 +222,20 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
             next_ts = ts + 1.0 / cam.detect_fps
             frame = Frame(name, seq, ts, t0 + ts, image)
             out = proc.process(frame, stage.run(frame, detector, proc.detector_floor, proc.active_boxes))
-            payloads += [json.loads(m.payload) for m in out if m.topic == topics.events()]
-        payloads += [json.loads(m.payload) for m in proc.finish(t0 + ts) if m.topic == topics.events()]
+            payloads += event_payloads(topics, out)
+        payloads += event_payloads(topics, proc.finish(t0 + ts))
     if detector.invoke_ms:
         ms = sorted(detector.invoke_ms)
         print(f"invoke ms: median {statistics.median(ms):.1f}, p90 {ms[int(0.9 * (len(ms) - 1))]:.1f}, n {len(ms)}")
     return payloads
+
+
+def event_payloads(topics: Topics, records: list[Record]) -> list[dict[str, Any]]:
+    """The events' JSON as the MQTT sink publishes it."""
+    from agent.publish.sink import encode_record
+    from agent.types import Event
+
+    return [json.loads(m.payload) for r in records if isinstance(r, Event) and (m := encode_record(topics, r))]
 
 
 # --- measures ------------------------------------------------------------------------------

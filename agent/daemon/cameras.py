@@ -17,7 +17,6 @@ from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.pipeline.wake import WakeSignal
-from agent.publish.topics import Topics
 from agent.storage.health import StorageHealth
 from agent.toggles import CameraToggles
 
@@ -46,10 +45,9 @@ class CameraUnit:
 
 @dataclass(frozen=True, slots=True)
 class CameraDeps:
-    """What every camera shares: the agent config, topics, the snapshot worker."""
+    """What every camera shares: the agent config, the snapshot index, the status listener."""
 
     agent: AgentConfig
-    topics: Topics
     frame_ready: WakeSignal
     snapshots: Snapshots | None
     status_listener: Callable[[str, bool], None]
@@ -88,7 +86,6 @@ def build_processor(
         name,
         cfg,
         deps.agent.model.min_score,
-        deps.topics,
         counters,
         anomalies=anomalies,
         snapshots=deps.snapshots,

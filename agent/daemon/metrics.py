@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar, cast
 
 from agent.config.metrics import MetricsConfig
 from agent.errors import AgentError
-from agent.publish.messages import CameraStats, PublisherStats, StatsSnapshot
+from agent.types import CameraStats, PublisherStats, StatsSnapshot
 
 if TYPE_CHECKING:
     from wsgiref.simple_server import WSGIServer

@@ -29,6 +29,7 @@ from agent.daemon.metrics import MetricsExporter
 from agent.daemon.notify import SystemdNotifier
 from agent.detect import ModelDetector
 from agent.errors import AgentError
+from agent.pipeline.fanout import FanOutSink
 from agent.pipeline.processor import Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
@@ -36,8 +37,11 @@ from agent.publish import messages
 from agent.publish.client import MqttPublisher
 from agent.publish.discovery import STATE_FILE as DISCOVERY_STATE_FILE
 from agent.publish.discovery import build_plan, sync_discovery
-from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
+from agent.publish.messages import OutboundMessage
 from agent.publish.outbox_ledger import Recovery
+from agent.publish.sink import MqttSink
+from agent.publish.topics import Topics
+from agent.records import CameraStatus, Sink
 from agent.remote.controller import ConfigHandler, RemoteConfigController
 from agent.remote.plan import ReconcilePlan
 from agent.remote.worker import ConfigWorker
@@ -45,7 +49,7 @@ from agent.snapshots.store import RetentionLimits, SnapshotStore
 from agent.snapshots.worker import SnapshotWorker
 from agent.storage.health import StorageHealth
 from agent.toggles import ToggleController
-from agent.types import Heartbeat
+from agent.types import CameraStats, Heartbeat, StatsSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +94,8 @@ class Supervisor:
             config.state_dir, self.send, snapshots_available=self.snapshot_worker is not None, storage=self.storage
         )
         self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
-        self.pipeline = PipelineWorkers(self.detectors, self.send, self._frame_ready)
+        self.sink = self._make_sink()
+        self.pipeline = PipelineWorkers(self.detectors, self.sink, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
         self.remote = RemoteConfigController(self, config_path)
         self.config_worker = ConfigWorker(self)
@@ -111,6 +116,18 @@ class Supervisor:
             publisher = self.publisher
         publisher.send(message)
 
+    @property
+    def topics(self) -> Topics:
+        """The running publisher's topics (they change with a broker swap)."""
+        return self.publisher.topics
+
+    def _make_sink(self) -> FanOutSink:
+        """Every consumer of the pipeline's records; adding one is a line here."""
+        sinks: dict[str, Sink] = {"mqtt": MqttSink(self)}
+        if self.snapshot_worker is not None:
+            sinks["snapshots"] = self.snapshot_worker
+        return FanOutSink(sinks)
+
     def subscribe(self, topic_filter: str, handler: ConfigHandler) -> None:
         self._subscriptions[topic_filter] = handler
         self.publisher.subscribe(topic_filter, handler)
@@ -126,9 +143,7 @@ class Supervisor:
 
     def _deps(self) -> CameraDeps:
         snapshots = Snapshots(self.snapshot_worker, self.config.snapshots) if self.snapshot_worker else None
-        return CameraDeps(
-            self.config, self.publisher.topics, self._frame_ready, snapshots, self._camera_status, self.storage
-        )
+        return CameraDeps(self.config, self._frame_ready, snapshots, self._camera_status, self.storage)
 
     # --- lifecycle -------------------------------------------------------------
     def start(self) -> None:
@@ -171,7 +186,7 @@ class Supervisor:
 
     def _camera_status(self, camera: str, online: bool) -> None:
         log.info("camera %s is %s", camera, "online" if online else "offline")
-        self.send(messages.encode_camera_status(self.publisher.topics, camera, online))
+        self.sink.accept(CameraStatus(camera, online))
 
     def run(self) -> int:
         """Supervise until a stop is requested or every file source has ended; return the exit code."""

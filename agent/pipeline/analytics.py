@@ -1,7 +1,7 @@
 """The analytics thread: everything after the detector, for every camera, in frame order.
 
 Detector threads hand it (camera, frame, result); it runs the camera's processor (tracker,
-events, zones, lines, counts, snapshots, anomalies), sends the messages, releases the frame
+events, zones, lines, counts, snapshots, anomalies), hands its records to the sink, releases the frame
 to its ring, ticks every camera once a second and ends the events of retired cameras.
 It works on frame n while a detector thread invokes the model on frame n + 1."""
 
@@ -11,12 +11,11 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from agent.pipeline.failures import log_frame_failure
 from agent.pipeline.lanes import CameraLane, LaneTable
-from agent.publish.messages import OutboundMessage
+from agent.records import Record, Sink
 from agent.types import DetectionResult, Frame
 
 log = logging.getLogger(__name__)
@@ -41,10 +40,10 @@ class FinishLane:
 class AnalyticsWorker(threading.Thread):
     """One thread that owns every camera's processor."""
 
-    def __init__(self, table: LaneTable, send: Callable[[OutboundMessage], None]) -> None:
+    def __init__(self, table: LaneTable, sink: Sink) -> None:
         super().__init__(name="analytics", daemon=True)
         self._table = table
-        self._send = send
+        self._sink = sink
         # Unbounded by type, bounded in fact: a camera has at most max_in_flight frames out of its
         # ring (LaneTable.claim_next), and a camera is finished once.
         self._queue: queue.SimpleQueue[DetectedFrame | FinishLane] = queue.SimpleQueue()
@@ -97,12 +96,12 @@ class AnalyticsWorker(threading.Thread):
             self._finish(item.lane, time.time())
             return
         try:
-            messages = [] if item.failed else self._analyse(item)
+            records = [] if item.failed else self._analyse(item)
         finally:
             self._table.frame_done(item.lane, item.frame)
-        self._send_all(messages)
+        self._hand_out(records)
 
-    def _analyse(self, item: DetectedFrame) -> list[OutboundMessage]:
+    def _analyse(self, item: DetectedFrame) -> list[Record]:
         try:
             return item.lane.processor.process(item.frame, item.result)
         except Exception as exc:
@@ -112,7 +111,7 @@ class AnalyticsWorker(threading.Thread):
 
     def _finish(self, lane: CameraLane, ts_wall: float) -> None:
         try:
-            self._send_all(lane.processor.finish(ts_wall))
+            self._hand_out(lane.processor.finish(ts_wall))
         except Exception:
             self.errors += 1
             log.exception("camera %s: ending its open events failed", lane.name)
@@ -120,8 +119,8 @@ class AnalyticsWorker(threading.Thread):
     def _tick_all(self) -> None:
         ts_wall = time.time()
         for lane in self._table.lanes():
-            self._send_all(lane.processor.tick(ts_wall))
+            self._hand_out(lane.processor.tick(ts_wall))
 
-    def _send_all(self, messages: list[OutboundMessage]) -> None:
-        for message in messages:
-            self._send(message)
+    def _hand_out(self, records: list[Record]) -> None:
+        for record in records:
+            self._sink.accept(record)

@@ -17,7 +17,7 @@ from agent.gate.regions import Region
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.scheduler import CameraSlot, choose_next
 from agent.pipeline.wake import WakeSignal
-from agent.publish.messages import OutboundMessage
+from agent.records import Record
 from agent.types import BBox, DetectionResult, Frame
 
 MAX_IN_FLIGHT = 2  # one frame in analytics while the next is detected; more would only add latency
@@ -60,11 +60,11 @@ class FrameProcessor(Protocol):
     @property
     def active_boxes(self) -> tuple[BBox, ...]: ...
 
-    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]: ...
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[Record]: ...
 
-    def tick(self, ts_wall: float) -> list[OutboundMessage]: ...
+    def tick(self, ts_wall: float) -> list[Record]: ...
 
-    def finish(self, ts_wall: float) -> list[OutboundMessage]: ...
+    def finish(self, ts_wall: float) -> list[Record]: ...
 
 
 @dataclass(eq=False)

@@ -1,5 +1,5 @@
 """Per-camera analytics on the analytics thread: filters, tracker, zones, events, lines,
-counts, snapshots, anomalies and the motion state, turned into outbound messages.
+counts, snapshots, anomalies and the motion state, turned into domain records (agent.records).
 
 One CameraProcessor per camera; only the analytics thread calls it. Geometry that
 depends on the frame size (zones, lines) is built at the first frame. The camera's runtime
@@ -23,13 +23,10 @@ from agent.core.track import Tracker
 from agent.core.zones import ZoneTracker
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
-from agent.publish import messages
-from agent.publish.messages import OutboundMessage
-from agent.publish.topics import Topics
-from agent.records import SnapshotJob
+from agent.records import CountChange, FrameDetections, LineTotals, MotionChange, Record, SnapshotJob
 from agent.snapshots.worker import make_jobs
 from agent.toggles import CameraToggles
-from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
+from agent.types import BBox, DetectionResult, Event, Frame, Track, TrackState
 
 ZonesByTrack = dict[int, tuple[str, ...]]
 MotionReader = Callable[[float], bool]  # is there motion at this monotonic time (DetectionStage.motion_active)
@@ -39,19 +36,16 @@ def new_event_id() -> str:
     return uuid.uuid4().hex
 
 
-class SnapshotSink(Protocol):
-    """The snapshot worker as the analytics thread sees it (agent.snapshots.worker.SnapshotWorker)."""
-
-    def submit(self, job: SnapshotJob) -> bool: ...
+class SnapshotIndex(Protocol):
+    """Which events have a published snapshot (agent.snapshots.worker.SnapshotWorker, which also
+    takes the SnapshotJob records as a sink and forgets an event at its end record)."""
 
     def has_snapshot(self, event_id: str) -> bool: ...
-
-    def forget(self, event_id: str) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Snapshots:
-    sink: SnapshotSink
+    index: SnapshotIndex
     config: SnapshotConfig
 
 
@@ -63,7 +57,6 @@ class CameraProcessor:
         name: str,
         cfg: CameraConfig,
         model_min_score: float,
-        topics: Topics,
         counters: DetectCounters,
         anomalies: AnomalyStage | None = None,
         snapshots: Snapshots | None = None,
@@ -73,7 +66,6 @@ class CameraProcessor:
     ) -> None:
         self.name = name
         self.cfg = cfg
-        self._topics = topics
         self._counters = counters
         self._anomalies = anomalies
         self._snapshots = snapshots
@@ -100,81 +92,81 @@ class CameraProcessor:
         """The lowest score any filter or the tracker's second pass can use: the detector's cut-off."""
         return self._detector_floor
 
-    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[Record]:
         """A frame and what the detector found on it; None: the detector did not run (motion gate, detect OFF).
 
         With detect OFF a result is dropped: it was detected before the switch."""
         if not self._toggles.detect:
             out = self._pause(frame.ts_wall)
-            out.extend(self._anomaly_messages(frame))
+            out.extend(self._anomaly_records(frame))
         elif result is None:
             self._paused = False
             self._counters.skipped()
-            out = self._anomaly_messages(frame)
+            out = self._anomaly_records(frame)
         else:
             self._paused = False
             self._counters.detected(result.inference_ms, frame.ts_mono)
             out = self.analyse(frame, result)
         # Last: if the analysis of this frame raised, the motion change is reported with the next one.
-        out.extend(self._motion_messages(frame.ts_mono))
+        out.extend(self._motion_records(frame.ts_mono))
         return out
 
-    def analyse(self, frame: Frame, result: DetectionResult) -> list[OutboundMessage]:
+    def analyse(self, frame: Frame, result: DetectionResult) -> list[Record]:
         """Everything after the detector for one frame; separate so a scripted detector result can drive it."""
         zones_tracker, lines = self._geometry(frame.width, frame.height)
         candidates = self._filter.apply(result.detections, frame.width, frame.height, score_floor=self._detector_floor)
         reported = tuple(d for d in candidates if d.score >= self._filter.min_score(d.label))
-        out: list[OutboundMessage] = []
+        out: list[Record] = []
         if reported:
-            out.append(messages.encode_detections(self._topics, frame, DetectionResult(reported, result.inference_ms)))
+            out.append(FrameDetections.of(frame, DetectionResult(reported, result.inference_ms)))
         self._tracks = self._tracker.update(candidates, frame.ts_mono)
         self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
         events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
-        self._take_snapshots(frame)
-        out.extend(self._event_messages(events))
-        out.extend(self._line_messages(lines, frame.ts_wall))
-        out.extend(self._count_messages())
-        out.extend(self._anomaly_messages(frame))
+        out.extend(self._snapshot_jobs(frame))
+        out.extend(self._event_records(events))
+        out.extend(self._line_records(lines, frame.ts_wall))
+        out.extend(self._count_records())
+        out.extend(self._anomaly_records(frame))
         return out
 
-    def tick(self, ts_wall: float) -> list[OutboundMessage]:
+    def tick(self, ts_wall: float) -> list[Record]:
         """Periodic work that must happen even without frames: stream-fault anomalies, and ending
         the events of a camera whose detect was switched OFF while no frame came."""
         detecting = self._toggles.detect
         out = [] if detecting else self._pause(ts_wall)
         if self._anomalies is not None:
             found = self._anomalies.on_tick(ts_wall, self._tracks, self._zones_now, detecting=detecting)
-            out.extend(messages.encode_anomaly(self._topics, anomaly) for anomaly in found)
+            out.extend(found)
         return out
 
-    def finish(self, ts_wall: float) -> list[OutboundMessage]:
+    def finish(self, ts_wall: float) -> list[Record]:
         """End every open event and anomaly (shutdown or camera removal), report counts as 0 and motion OFF."""
         out = self._end_tracking(ts_wall)
         if self._anomalies is not None:
-            out.extend(messages.encode_anomaly(self._topics, a) for a in self._anomalies.finish(ts_wall))
+            out.extend(self._anomalies.finish(ts_wall))
         if self._motion_reported:
             self._motion_reported = False
-            out.append(messages.encode_motion(self._topics, self.name, False))
+            out.append(MotionChange(self.name, False))
         return out
 
-    def _pause(self, ts_wall: float) -> list[OutboundMessage]:
+    def _pause(self, ts_wall: float) -> list[Record]:
         """Detect is OFF: end the open events once and forget the tracks (the detector no longer runs)."""
         if self._paused:
             return []
         self._paused = True
         return self._end_tracking(ts_wall)
 
-    def _end_tracking(self, ts_wall: float) -> list[OutboundMessage]:
+    def _end_tracking(self, ts_wall: float) -> list[Record]:
         """End every open event, forget every track (ids go on) and report the counts as 0."""
-        out = self._event_messages(self._events.end_all(ts_wall))
+        out = self._event_records(self._events.end_all(ts_wall))
         self._tracker.clear()
         self._tracks, self._zones_now = [], {}
         self.active_boxes = ()
-        out.extend(self._count_messages())
+        out.extend(self._count_records())
         return out
 
-    def _motion_messages(self, ts_mono: float) -> list[OutboundMessage]:
+    def _motion_records(self, ts_mono: float) -> list[Record]:
         """`<camera>/motion` on change only (the gate's off delay gives the hysteresis), and at the first frame."""
         if self._motion is None:
             return []
@@ -182,7 +174,7 @@ class CameraProcessor:
         if on == self._motion_reported:
             return []
         self._motion_reported = on
-        return [messages.encode_motion(self._topics, self.name, on)]
+        return [MotionChange(self.name, on)]
 
     def _geometry(self, width: int, height: int) -> tuple[ZoneTracker, LineCounter]:
         if self._zones is None or self._lines is None or self._frame_size != (width, height):
@@ -192,48 +184,34 @@ class CameraProcessor:
             self._events.set_frame_size(width, height)
         return self._zones, self._lines
 
-    def _take_snapshots(self, frame: Frame) -> None:
+    def _snapshot_jobs(self, frame: Frame) -> list[SnapshotJob]:
+        """Copies of this frame for the events it is the best frame of (before the frame goes back to its ring)."""
         if self._snapshots is None or not self._snapshots.config.enabled or not self._toggles.snapshots:
-            return
+            return []
         best = ((b.event_id, b.track) for b in self._events.best_frames)
-        for job in make_jobs(frame, best, self._snapshots.config):
-            self._snapshots.sink.submit(job)
+        return make_jobs(frame, best, self._snapshots.config)
 
-    def _event_messages(self, events: list[Event]) -> list[OutboundMessage]:
-        out = []
-        for event in events:
-            if self._snapshots is not None:
-                event = dataclasses.replace(event, has_snapshot=self._snapshots.sink.has_snapshot(event.event_id))
-                if event.kind is EventKind.END:
-                    self._snapshots.sink.forget(event.event_id)
-            out.append(messages.encode_event(self._topics, event))
-        return out
+    def _event_records(self, events: list[Event]) -> list[Record]:
+        if self._snapshots is None:
+            return list(events)
+        index = self._snapshots.index
+        return [dataclasses.replace(event, has_snapshot=index.has_snapshot(event.event_id)) for event in events]
 
-    def _line_messages(self, lines: LineCounter, ts_wall: float) -> list[OutboundMessage]:
+    def _line_records(self, lines: LineCounter, ts_wall: float) -> list[Record]:
         crossings = lines.update(self._tracks, self._events.open_event_id, ts_wall)
-        out = [messages.encode_line_crossing(self._topics, crossing) for crossing in crossings]
+        out: list[Record] = list(crossings)
         totals = lines.totals
         for line in sorted({c.line for c in crossings}):
-            out.append(
-                messages.encode_line_count(self._topics, self.name, line, totals[line].a_to_b, totals[line].b_to_a)
-            )
+            out.append(LineTotals(self.name, line, totals[line].a_to_b, totals[line].b_to_a))
         return out
 
-    def _count_messages(self) -> list[OutboundMessage]:
+    def _count_records(self) -> list[Record]:
         self._counter.update(self._tracks, self._zones_now)
-        out: list[OutboundMessage] = []
-        for key, count in self._counter.changes().items():
-            if key.label is None:  # agent.core.counts.ALL_OBJECTS
-                out.append(messages.encode_all_count(self._topics, self.name, count))
-            elif key.zone is None:
-                out.append(messages.encode_count(self._topics, self.name, key.label, count))
-            else:
-                out.append(messages.encode_zone_count(self._topics, self.name, key.zone, key.label, count))
-        return out
+        return [CountChange(self.name, key.label, key.zone, count) for key, count in self._counter.changes().items()]
 
-    def _anomaly_messages(self, frame: Frame) -> list[OutboundMessage]:
+    def _anomaly_records(self, frame: Frame) -> list[Record]:
         if self._anomalies is None:
             return []
         event_ids = {t.track_id: eid for t in self._tracks if (eid := self._events.open_event_id(t.track_id))}
         found = self._anomalies.on_frame(frame, self._tracks, self._zones_now, event_ids, detecting=not self._paused)
-        return [messages.encode_anomaly(self._topics, anomaly) for anomaly in found]
+        return list(found)

@@ -4,28 +4,26 @@ swaps interpreters after a model reload, and stops it all in order."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from agent.detect import Detector
 from agent.pipeline.analytics import AnalyticsWorker
 from agent.pipeline.inference import DetectorWorker
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
-from agent.publish.messages import OutboundMessage
+from agent.records import Sink
 from agent.types import Heartbeat
 
 
 class PipelineWorkers:
     """Detector threads -> analytics thread, over the cameras in a LaneTable."""
 
-    def __init__(
-        self, detectors: Sequence[Detector], send: Callable[[OutboundMessage], None], frame_ready: WakeSignal
-    ) -> None:
+    def __init__(self, detectors: Sequence[Detector], sink: Sink, frame_ready: WakeSignal) -> None:
         if not detectors:
             raise ValueError("PipelineWorkers needs at least one detector")
         self._frame_ready = frame_ready
         self.table = LaneTable(frame_ready)
-        self.analytics = AnalyticsWorker(self.table, send)
+        self.analytics = AnalyticsWorker(self.table, sink)
         self.detector_workers = self._make_detector_workers(detectors)
         self._started = False
 

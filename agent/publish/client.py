@@ -26,13 +26,14 @@ from agent.backoff import Backoff
 from agent.config.schema import MqttConfig, OutboxConfig
 from agent.errors import PublishError
 from agent.publish.credentials import build_tls_context, resolve_password
-from agent.publish.messages import OutboundMessage, PublisherStats, encode_status
+from agent.publish.messages import OutboundMessage, encode_status
 from agent.publish.outbox import FILE_NAME, Outbox
 from agent.publish.outbox_ledger import Recovery
 from agent.publish.pump import TICK_S, OutboxPump
 from agent.publish.takeover import REPORT_INTERVAL_S, TakeoverReport, TakeoverWatch
 from agent.publish.topics import Topics
 from agent.storage.health import StorageHealth
+from agent.types import PublisherStats
 
 log = logging.getLogger(__name__)
 

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 import math
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from agent.publish.topics import Topics
-from agent.storage.health import StorageView
-from agent.types import Anomaly, DetectionResult, Event, Frame, LineCrossing
+from agent.records import FrameDetections
+from agent.types import Anomaly, CameraStats, Event, LineCrossing, PublisherStats, StatsSnapshot
 
 SCHEMA_VERSION = 1
 QOS_FAST = 0
@@ -43,64 +42,6 @@ class OutboundMessage:
     qos: int
     retain: bool
     durable: bool
-
-
-@dataclass(frozen=True, slots=True)
-class CameraStats:
-    """Health counters of one camera, filled by the pipeline for the stats message.
-
-    Of `frames` read, the detector takes the newest; the others are `rate_capped` (passed over
-    because detect_fps allowed no detection yet) or `overwritten` (superseded while the camera
-    was due: analysis fell behind). docs/mqtt.md defines each field of the payload."""
-
-    capture_fps: float
-    detect_fps: float
-    frames: int
-    rate_capped: int
-    overwritten: int
-    reconnects: int
-    online: bool
-    offline_s: float
-    inference_ms_p50: float | None
-    inference_ms_p95: float | None
-    skipped: int
-    starved: int
-    online_s: float = 0.0
-
-    @property
-    def dropped(self) -> int:
-        """Frames the detector never took, for whatever reason."""
-        return self.rate_capped + self.overwritten
-
-
-@dataclass(frozen=True, slots=True)
-class PublisherStats:
-    """Counters of the MQTT publisher; `outbox_evicted` survives restarts (kept in the outbox file)."""
-
-    connected: bool
-    outbox_depth: int
-    outbox_oldest_age_s: float
-    outbox_evicted: int
-    published: int
-    publish_failures: int
-    fast_dropped: int
-    connect_attempts: int
-    outbox_unstored: int = 0  # durable messages dropped because the outbox file had no room
-    outbox_memory_only: bool = False  # the outbox file could not be opened (disk full): held in memory
-    storage: StorageView = field(default_factory=StorageView)
-
-
-@dataclass(frozen=True, slots=True)
-class StatsSnapshot:
-    """Everything the periodic stats message reports."""
-
-    version: str
-    uptime_s: float
-    runtime: str
-    model: str
-    cameras: Mapping[str, CameraStats]
-    publisher: PublisherStats
-    ts_wall: float  # when the snapshot was taken: a reader's "last seen" for a stopped device
 
 
 def new_msg_id() -> str:
@@ -137,22 +78,22 @@ def encode_camera_status(topics: Topics, camera: str, online: bool) -> OutboundM
     return OutboundMessage(topics.camera_status(camera), payload, QOS_STATE, True, False)
 
 
-def encode_detections(topics: Topics, frame: Frame, result: DetectionResult) -> OutboundMessage:
+def encode_detections(topics: Topics, record: FrameDetections) -> OutboundMessage:
     """Per-frame detections: QoS 0, never queued (dropped and counted while disconnected)."""
     obj = {
         "schema_version": SCHEMA_VERSION,
-        "camera": frame.camera,
-        "seq": int(frame.seq),
-        "ts": _r(frame.ts_wall, TS_DIGITS),
-        "width": frame.width,
-        "height": frame.height,
-        "inference_ms": _r(result.inference_ms, RATE_DIGITS),
+        "camera": record.camera,
+        "seq": int(record.seq),
+        "ts": _r(record.ts_wall, TS_DIGITS),
+        "width": record.width,
+        "height": record.height,
+        "inference_ms": _r(record.inference_ms, RATE_DIGITS),
         "detections": [
             {"label": d.label, "class_id": int(d.class_id), "score": _r(d.score, SCORE_DIGITS), "box": d.box.as_list()}
-            for d in result.detections
+            for d in record.detections
         ],
     }
-    return _json(topics.detections(frame.camera), obj, QOS_FAST, False, False)
+    return _json(topics.detections(record.camera), obj, QOS_FAST, False, False)
 
 
 def _camera_stats(stats: CameraStats) -> dict[str, object]:

@@ -20,10 +20,10 @@ from agent.config.outputs import SnapshotConfig
 from agent.errors import AgentError
 from agent.publish.messages import OutboundMessage, encode_snapshot
 from agent.publish.topics import Topics
-from agent.records import SnapshotJob
+from agent.records import Record, SnapshotJob
 from agent.snapshots.store import SnapshotStore
 from agent.storage.health import StorageHealth, is_out_of_space
-from agent.types import BBox, Frame, Image, Track
+from agent.types import BBox, Event, EventKind, Frame, Image, Track
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +170,13 @@ class SnapshotWorker(threading.Thread):
                 self._pending[job.event_id] = job
             self._cond.notify()
         return True
+
+    def accept(self, record: Record) -> None:
+        """As a sink: queue snapshot jobs; an event's end record forgets that it had one."""
+        if isinstance(record, SnapshotJob):
+            self.submit(record)
+        elif isinstance(record, Event) and record.kind is EventKind.END:
+            self.forget(record.event_id)
 
     def has_snapshot(self, event_id: str) -> bool:
         """True once a snapshot of the event has been published (thread-safe)."""

@@ -12,8 +12,9 @@ import shutil
 import sqlite3
 import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
+
+from agent.types import StorageView
 
 log = logging.getLogger(__name__)
 
@@ -61,15 +62,6 @@ def free_bytes(path: Path) -> int | None:
         return int(shutil.disk_usage(probe).free)
     except OSError:
         return None
-
-
-@dataclass(frozen=True, slots=True)
-class StorageView:
-    """What stats report: `degraded` while the last write under state_dir failed for lack of space."""
-
-    free_bytes: int | None = None
-    degraded: bool = False
-    write_failures: int = 0
 
 
 class StorageHealth:

@@ -26,6 +26,7 @@ import pytest
 from agent.config.schema import MqttConfig, OutboxConfig
 from agent.publish import messages, takeover
 from agent.publish.client import MqttPublisher
+from agent.records import FrameDetections
 from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, TrackState
 from tests.support.broker import MosquittoBroker, free_port
 from tests.support.reply_gate import ReplyGate
@@ -51,7 +52,7 @@ def event(n: int) -> Event:
 
 def detections_msg(publisher: MqttPublisher, seq: int) -> messages.OutboundMessage:
     frame = Frame("door", seq, 0.0, 1_750_000_000.0, np.zeros((4, 4, 3), dtype=np.uint8))
-    return messages.encode_detections(publisher.topics, frame, DetectionResult((), 1.0))
+    return messages.encode_detections(publisher.topics, FrameDetections.of(frame, DetectionResult((), 1.0)))
 
 
 def wait_until(predicate: Any, timeout_s: float = 20.0) -> bool:

@@ -9,18 +9,22 @@ import numpy as np
 import pytest
 
 from agent.publish import messages as m
-from agent.publish.messages import CameraStats, OutboundMessage, PublisherStats, StatsSnapshot
+from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
+from agent.records import FrameDetections
 from agent.types import (
     Anomaly,
     BBox,
+    CameraStats,
     Detection,
     DetectionResult,
     Event,
     EventKind,
     Frame,
     LineCrossing,
+    PublisherStats,
     Severity,
+    StatsSnapshot,
     Track,
     TrackState,
 )
@@ -74,7 +78,7 @@ DETECTIONS = DetectionResult(
 CASES: list[tuple[str, Callable[[], OutboundMessage], str, str, int, bool, bool]] = [
     (
         "detections",
-        lambda: m.encode_detections(T, _frame(), DETECTIONS),
+        lambda: m.encode_detections(T, FrameDetections.of(_frame(), DETECTIONS)),
         "detections",
         "edge/dev1/door/detections",
         0,
@@ -83,7 +87,7 @@ CASES: list[tuple[str, Callable[[], OutboundMessage], str, str, int, bool, bool]
     ),
     (
         "no detections",
-        lambda: m.encode_detections(T, _frame(), DetectionResult((), 3.0)),
+        lambda: m.encode_detections(T, FrameDetections.of(_frame(), DetectionResult((), 3.0))),
         "detections",
         "edge/dev1/door/detections",
         0,
@@ -201,7 +205,7 @@ def test_durable_messages_carry_unique_msg_ids(
 
 def test_json_is_compact_and_rounded() -> None:
     """Payloads have no whitespace and floats are rounded to the documented precision."""
-    msg = m.encode_detections(T, _frame(), DETECTIONS)
+    msg = m.encode_detections(T, FrameDetections.of(_frame(), DETECTIONS))
     assert b" " not in msg.payload
     assert b"\n" not in msg.payload
     obj = json.loads(msg.payload)
@@ -249,7 +253,7 @@ def test_non_finite_required_number_is_refused() -> None:
     """A NaN where a number is required raises instead of publishing invalid JSON."""
     bad = DetectionResult((Detection("person", 0, float("nan"), BOX),), 1.0)
     with pytest.raises(ValueError, match="JSON"):
-        m.encode_detections(T, _frame(), bad)
+        m.encode_detections(T, FrameDetections.of(_frame(), bad))
 
 
 def test_snapshot_must_be_jpeg_and_is_retained_bytes() -> None:

@@ -14,7 +14,7 @@ from pydantic import ValidationError
 
 from agent.config.metrics import MetricsConfig
 from agent.daemon.metrics import MetricsError, MetricsExporter, snapshot_families
-from agent.publish.messages import CameraStats, PublisherStats, StatsSnapshot
+from agent.types import CameraStats, PublisherStats, StatsSnapshot
 
 Scrape = dict[tuple[str, frozenset[tuple[str, str]]], float]
 HTTP_TIMEOUT_S = 5.0

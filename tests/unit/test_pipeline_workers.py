@@ -22,7 +22,7 @@ from agent.pipeline.counters import DetectCounters
 from agent.pipeline.lanes import CameraLane
 from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
-from agent.publish.messages import OutboundMessage
+from agent.records import MotionChange, Record
 from agent.types import BBox, Detection, DetectionResult, Frame
 
 SHAPE = (2, 2, 3)
@@ -110,29 +110,31 @@ class RecordingProcessor:
         self.results: list[DetectionResult | None] = []
         self._on_process = on_process
 
-    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[Record]:
         if self._on_process is not None:
             self._on_process(frame)
         self.calls.append(("frame", frame.seq))
         self.results.append(result)
-        return [OutboundMessage(f"t/{frame.camera}", str(frame.seq).encode(), qos=0, retain=False, durable=False)]
+        return [MotionChange(frame.camera, frame.seq % 2 == 0)]  # one record per analysed frame
 
-    def tick(self, ts_wall: float) -> list[OutboundMessage]:
+    def tick(self, ts_wall: float) -> list[Record]:
         return []
 
-    def finish(self, ts_wall: float) -> list[OutboundMessage]:
+    def finish(self, ts_wall: float) -> list[Record]:
         self.calls.append(("finish", 0))
         return []
 
 
 class Sent:
+    """A Sink that keeps every record it is handed."""
+
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.messages: list[OutboundMessage] = []
+        self.records: list[Record] = []
 
-    def __call__(self, message: OutboundMessage) -> None:
+    def accept(self, record: Record) -> None:
         with self.lock:
-            self.messages.append(message)
+            self.records.append(record)
 
 
 def commit(ring: FrameRing, n: int = 1) -> None:
@@ -228,7 +230,7 @@ def test_frames_reach_analytics_in_order_per_camera_and_go_back_to_the_ring(fram
     assert sum(w.served for w in workers.detector_workers) == sum(
         len([c for c in p.calls if c[0] == "frame"]) for p in processors
     )
-    assert len(sent.messages) == sum(w.served for w in workers.detector_workers)
+    assert len(sent.records) == sum(w.served for w in workers.detector_workers)
 
 
 def test_analytics_of_frame_n_overlaps_detection_of_frame_n_plus_1(frame_ready: WakeSignal) -> None:

@@ -17,8 +17,9 @@ from agent.pipeline.counters import DetectCounters
 from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.processor import CameraProcessor, Snapshots
 from agent.publish.messages import OutboundMessage
+from agent.publish.sink import encode_record
 from agent.publish.topics import Topics
-from agent.records import SnapshotJob
+from agent.records import Record, SnapshotJob
 from agent.toggles import CameraToggles, Toggle, ToggleController, ToggleStates, parse_switch
 from agent.toggles.store import TOGGLES_FILE, load_toggles, save_toggles
 from agent.types import BBox, Detection, DetectionResult, Frame
@@ -194,21 +195,39 @@ PERSON = Detection("person", 0, 0.9, BBox(100, 100, 200, 300))
 CAMERA = CameraConfig.model_validate({"source": "x", "tracker": {"min_hits": 1}, "events": {"min_duration_s": 0.0}})
 
 
-class Sink:
-    """A snapshot sink at our own Protocol: records the jobs it is given."""
-
-    def __init__(self) -> None:
-        self.jobs: list[SnapshotJob] = []
-
-    def submit(self, job: SnapshotJob) -> bool:
-        self.jobs.append(job)
-        return True
+class NoSnapshots:
+    """The snapshot index of a worker that has published nothing yet."""
 
     def has_snapshot(self, event_id: str) -> bool:
         return False
 
-    def forget(self, event_id: str) -> None:
-        return None
+
+class PublishedProcessor:
+    """A CameraProcessor whose records come back as the MQTT messages the publisher's sink makes of them."""
+
+    def __init__(self, processor: CameraProcessor) -> None:
+        self.processor = processor
+        self.records: list[Record] = []  # every record, snapshot jobs included
+
+    @property
+    def active_boxes(self) -> tuple[BBox, ...]:
+        return self.processor.active_boxes
+
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
+        return self._published(self.processor.process(frame, result))
+
+    def tick(self, ts_wall: float) -> list[OutboundMessage]:
+        return self._published(self.processor.tick(ts_wall))
+
+    def finish(self, ts_wall: float) -> list[OutboundMessage]:
+        return self._published(self.processor.finish(ts_wall))
+
+    def _published(self, records: list[Record]) -> list[OutboundMessage]:
+        self.records.extend(records)
+        return [m for m in (encode_record(T, r) for r in records) if m is not None]
+
+    def snapshot_jobs(self) -> list[SnapshotJob]:
+        return [r for r in self.records if isinstance(r, SnapshotJob)]
 
 
 def frame(seq: int) -> Frame:
@@ -226,7 +245,7 @@ def events_of(out: list[OutboundMessage]) -> list[tuple[str, int]]:
 def test_detect_off_ends_events_drops_detections_and_on_resumes_with_new_tracks() -> None:
     """Detect OFF ends the open event once, reports counts as 0 and drops late results; ON starts a new track."""
     toggles = CameraToggles()
-    processor = CameraProcessor("door", CAMERA, 0.5, T, DetectCounters(), toggles=toggles)
+    processor = PublishedProcessor(CameraProcessor("door", CAMERA, 0.5, DetectCounters(), toggles=toggles))
     found = DetectionResult((PERSON,), 10.0)
     first = processor.process(frame(1), found)
     assert events_of(first) == [("start", 1)]
@@ -249,7 +268,7 @@ def test_detect_off_ends_events_drops_detections_and_on_resumes_with_new_tracks(
 def test_detect_off_ends_events_on_tick_without_frames() -> None:
     """A camera that sends no frames still ends its events within a tick of detect going OFF."""
     toggles = CameraToggles()
-    processor = CameraProcessor("door", CAMERA, 0.5, T, DetectCounters(), toggles=toggles)
+    processor = PublishedProcessor(CameraProcessor("door", CAMERA, 0.5, DetectCounters(), toggles=toggles))
     processor.process(frame(1), DetectionResult((PERSON,), 10.0))
     toggles.set(Toggle.DETECT, False)
     assert events_of(processor.tick(1_750_000_002.0)) == [("end", 1)]
@@ -257,23 +276,24 @@ def test_detect_off_ends_events_on_tick_without_frames() -> None:
 
 def test_snapshots_off_submits_no_snapshot_jobs() -> None:
     """Events still run with snapshots OFF, but no best-frame job reaches the snapshot worker."""
-    sink = Sink()
     toggles = CameraToggles(ToggleStates(snapshots=False))
-    processor = CameraProcessor(
-        "door", CAMERA, 0.5, T, DetectCounters(), snapshots=Snapshots(sink, SnapshotConfig()), toggles=toggles
+    processor = PublishedProcessor(
+        CameraProcessor(
+            "door", CAMERA, 0.5, DetectCounters(), snapshots=Snapshots(NoSnapshots(), SnapshotConfig()), toggles=toggles
+        )
     )
     assert events_of(processor.process(frame(1), DetectionResult((PERSON,), 10.0))) == [("start", 1)]
-    assert sink.jobs == []
+    assert processor.snapshot_jobs() == []
     toggles.set(Toggle.SNAPSHOTS, True)
     better = Detection("person", 0, 0.95, PERSON.box)  # a better frame of the same event
     processor.process(frame(2), DetectionResult((better,), 10.0))
-    assert [job.score for job in sink.jobs] == [pytest.approx(0.95)]
+    assert [job.score for job in processor.snapshot_jobs()] == [pytest.approx(0.95)]
 
 
 def test_motion_is_published_on_change_only() -> None:
     """The motion topic carries the first state, then only changes, and OFF when the camera finishes."""
     moving = {101.0: True, 102.0: True, 103.0: False, 104.0: True}
-    processor = CameraProcessor("door", CAMERA, 0.5, T, DetectCounters(), motion=lambda ts: moving[ts])
+    processor = PublishedProcessor(CameraProcessor("door", CAMERA, 0.5, DetectCounters(), motion=lambda ts: moving[ts]))
     published = [
         m.payload for seq in (1, 2, 3, 4) for m in processor.process(frame(seq), None) if m.topic == T.motion("door")
     ]

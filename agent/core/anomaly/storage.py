@@ -7,8 +7,7 @@ from __future__ import annotations
 
 from agent.core.anomaly.common import IdFactory
 from agent.publish.outbox_ledger import Recovery
-from agent.storage.health import StorageView
-from agent.types import Anomaly, Severity
+from agent.types import Anomaly, Severity, StorageView
 
 KIND = "storage"
 DEVICE_CAMERA = "_device"
