@@ -190,6 +190,6 @@ def test_a_processors_records_reach_the_mqtt_sink_and_a_second_sink_alike() -> N
     assert len(outlet.sent) == len(published)
     assert worker.pending == 1  # one event, its best frame's job waiting
     ends = [json.loads(m.payload) for m in outlet.sent if m.topic == T.events()]
-    assert [e["type"] for e in ends][0] == "start"
-    assert [e["type"] for e in ends][-1] == "end"
+    assert ends[0]["type"] == "start"
+    assert ends[-1]["type"] == "end"
     assert {e["event_id"] for e in ends} == {ends[0]["event_id"]}
