@@ -2,8 +2,9 @@
 in-process on real frames of the shared videos: decode, motion, preprocess, invoke, postprocess,
 tracking, analytics (filters, zones, events, counts), encode + publish (to a private mosquitto).
 
-The detector's steps are timed through its private parts (writer, interpreter, adapter): a benchmark
-needs the seams the public detect() hides. Medians and p95 over every frame; one process, one run."""
+The detector's steps are timed through the same public steps the pipeline's threads call (prepare,
+invoke_prepared, decode); "publish" is the MQTT sink encoding a frame's records and queueing them.
+Medians and p95 over every frame; one process, one run."""
 
 from __future__ import annotations
 
@@ -25,7 +26,7 @@ from agent.pipeline.processor import CameraProcessor
 from agent.publish.client import MqttPublisher
 from agent.publish.sink import MqttSink
 from agent.records import Record
-from agent.types import DetectionResult, Frame
+from agent.types import Frame
 
 STAGES = ("decode", "motion", "preprocess", "invoke", "postprocess", "tracking", "analytics", "publish")
 
@@ -53,14 +54,8 @@ def stage_frames(video: Path, frames: int, detector: ModelDetector, publisher: M
     tracker = Tracker(cam_cfg.tracker)
     processor = CameraProcessor("cam0", cam_cfg, config.model.min_score, DetectCounters())
     sink = MqttSink(publisher)
-    # Private parts on purpose: the benchmark times the steps that detect() runs back to back.
-    interp, writer, adapter = detector._interpreter, detector._writer, detector._adapter
-    index = detector._input_index
+    buffer = detector.new_input_buffer()
     bar = env.progress(frames, f"stages {video.name[:12]}", unit="frame")
-
-    def post() -> DetectionResult:
-        candidates = adapter.decode(interp.get_tensor, 0.3)
-        return DetectionResult(detector._to_detections(candidates, w, h), 0.0)
 
     def publish(records: list[Record]) -> None:
         """Encoding and queueing: what the MQTT sink does with a frame's records on the analytics thread."""
@@ -75,9 +70,9 @@ def stage_frames(video: Path, frames: int, detector: ModelDetector, publisher: M
         now = time.monotonic()
         frame = Frame("cam0", seq, now, time.time(), image)
         timer.time("motion", motion.update, image)
-        timer.time("preprocess", writer.write, image, interp.tensor(index)())
-        timer.time("invoke", detector.invoke_only)
-        result = timer.time("postprocess", post)
+        timer.time("preprocess", detector.prepare, image, buffer)
+        output = timer.time("invoke", detector.invoke_prepared, buffer)
+        result = timer.time("postprocess", detector.decode, output, w, h, 0.3)
         timer.time("tracking", tracker.update, result.detections, now)
         out = timer.time("analytics", processor.analyse, frame, result)
         timer.time("publish", publish, out)
