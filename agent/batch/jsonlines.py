@@ -57,8 +57,8 @@ class JsonLinesSink:
                 return  # motion, camera status and snapshot jobs are not part of the batch output
 
     def paths(self) -> dict[str, Path]:
-        """The files written so far, by kind."""
-        return {kind: self._out_dir / f"{kind}.jsonl" for kind in self._files}
+        """The files written so far (open or closed), by kind."""
+        return {kind: self._out_dir / f"{kind}.jsonl" for kind in KINDS if self.lines_written[kind]}
 
     def close(self) -> None:
         for handle in self._files.values():

@@ -1,0 +1,147 @@
+"""`edge-agent analyze` as a real subprocess on real video, with a real broker for --publish."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import pytest
+import yaml
+
+from tests.support import assets
+from tests.support.broker import MosquittoBroker
+from tests.support.schemas import validate
+from tests.support.subscriber import Subscriber
+
+pytestmark = pytest.mark.integration
+
+REPO = Path(__file__).resolve().parents[2]
+TIMEOUT_S = 300
+CLIP_FRAMES = 120  # 12 s of the 10 fps walkway: several people cross the middle line
+
+
+def cut_clip(source: Path, dest: Path, frames: int, start: int = 0) -> Path:
+    """The first `frames` frames of `source` from `start`, re-encoded (real decoded video, a shorter file)."""
+    capture = cv2.VideoCapture(str(source))
+    capture.set(cv2.CAP_PROP_POS_FRAMES, start)
+    fps = capture.get(cv2.CAP_PROP_FPS)
+    writer: cv2.VideoWriter | None = None
+    for _ in range(frames):
+        ok, image = capture.read()
+        assert ok, f"{source} ended early"
+        if writer is None:
+            height, width = image.shape[:2]
+            writer = cv2.VideoWriter(str(dest), cv2.VideoWriter.fourcc(*"MJPG"), fps, (width, height))
+        writer.write(image)
+    assert writer is not None
+    writer.release()
+    capture.release()
+    return dest
+
+
+def write_config(tmp_path: Path, broker: MosquittoBroker | None = None, prefix: str = "edge-agent") -> Path:
+    doc = {
+        "device_id": "yard",
+        "state_dir": str(tmp_path / "live-state"),
+        "model_dir": str(assets.assets_dir() / "models"),
+        "model": {"path": assets.SSD_MODEL.removesuffix(".tflite")},
+        "mqtt": {"host": "127.0.0.1", "port": broker.port if broker else 1, "topic_prefix": prefix},
+        "cameras": {
+            "walkway": {
+                "source": "/dev/video0",
+                "objects": ["person"],
+                "detect_fps": 5,
+                "lines": {"middle": {"a": [0.5, 0.05], "b": [0.5, 0.95], "objects": ["person"]}},
+            }
+        },
+    }
+    path = tmp_path / "agent.yaml"
+    path.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    return path
+
+
+def analyze(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "agent", "analyze", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO), "HOME": str(cwd)},
+    )
+
+
+def lines_of(path: Path) -> list[dict[str, object]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("clips")
+    return cut_clip(assets.video(assets.PEDESTRIANS), folder / "walk.avi", CLIP_FRAMES)
+
+
+def test_analyze_writes_events_in_the_payload_schema_and_an_unreadable_file_exits_2(tmp_path: Path, clip: Path) -> None:
+    """A good file and a broken one: exit 2 naming the broken file, the good one's events and snapshots written."""
+    broken = tmp_path / "broken.mp4"
+    broken.write_bytes(b"this is not a video" * 100)
+    config = write_config(tmp_path)
+    done = analyze(str(clip), str(broken), "--config", str(config), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 2, done.stderr
+    assert f"FAILED: {broken}: OpenCV cannot decode a frame of it" in done.stdout
+    assert "1 of 2 files analysed" in done.stdout
+    result = tmp_path / "out" / "walk"
+    events = lines_of(result / "events.jsonl")
+    for payload in events:
+        validate("event", payload)
+    starts = [e for e in events if e["type"] == "start"]
+    ends = {e["event_id"] for e in events if e["type"] == "end"}
+    assert starts, done.stdout
+    assert {e["event_id"] for e in starts} == ends  # every event is ended at the end of the file
+    assert f"events: person {len(starts)}" in done.stdout
+    assert list((result / "snapshots").rglob("*.jpg"))
+    assert not (tmp_path / "live-state").exists()  # the live agent's baselines and outbox are not touched
+
+
+def test_analyze_publish_sends_the_same_events_to_the_broker(
+    tmp_path: Path, clip: Path, broker: MosquittoBroker, topic_prefix: str
+) -> None:
+    """--publish: the broker gets every event written to events.jsonl, under <device_id>-analyze."""
+    subscriber = Subscriber(broker.host, broker.port, f"{topic_prefix}/yard-analyze/events")
+    try:
+        config = write_config(tmp_path, broker, topic_prefix)
+        out = tmp_path / "out"
+        done = analyze(str(clip), "--config", str(config), "--out", str(out), "--publish", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr
+        written = {(e["event_id"], e["type"]) for e in lines_of(out / "walk" / "events.jsonl")}
+        assert written
+        assert subscriber.wait_for(lambda got: {(m.json()["event_id"], m.json()["type"]) for m in got} >= written)
+    finally:
+        subscriber.close()
+
+
+def test_analyze_in_two_processes_gives_what_one_gives(tmp_path: Path, clip: Path) -> None:
+    """--jobs 2 on two files: each file's events and line totals are those of a --jobs 1 run."""
+    second = cut_clip(assets.video(assets.PEDESTRIANS), tmp_path / "walk2.avi", CLIP_FRAMES, start=300)
+    config = write_config(tmp_path)
+    serial = analyze(str(clip), str(second), "--config", str(config), "--out", str(tmp_path / "serial"), cwd=tmp_path)
+    parallel = analyze(
+        str(clip),
+        str(second),
+        "--config",
+        str(config),
+        "--out",
+        str(tmp_path / "parallel"),
+        "--jobs",
+        "2",
+        cwd=tmp_path,
+    )
+    assert serial.returncode == parallel.returncode == 0, parallel.stderr
+    for stem in ("walk", "walk2"):
+        one = sum(1 for e in lines_of(tmp_path / "serial" / stem / "events.jsonl") if e["type"] == "start")
+        two = sum(1 for e in lines_of(tmp_path / "parallel" / stem / "events.jsonl") if e["type"] == "start")
+        assert one == two
