@@ -11,7 +11,6 @@ thread always reads a whole snapshot of it."""
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
@@ -27,13 +26,13 @@ from agent.daemon.health import stalled_workers
 from agent.daemon.memory import release_memory
 from agent.daemon.metrics import MetricsExporter
 from agent.daemon.notify import SystemdNotifier
+from agent.daemon.publisher_swap import SwappablePublisher
 from agent.detect import ModelDetector
 from agent.errors import AgentError
 from agent.pipeline.processor import Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
 from agent.publish import messages
-from agent.publish.client import MqttPublisher
 from agent.publish.discovery import STATE_FILE as DISCOVERY_STATE_FILE
 from agent.publish.discovery import build_plan, sync_discovery
 from agent.publish.messages import CameraStats, OutboundMessage, StatsSnapshot
@@ -52,11 +51,9 @@ log = logging.getLogger(__name__)
 SUPERVISOR_TICK_S = 0.25
 JOIN_TIMEOUT_S = 2.0
 READY_FRAME_WAIT_S = 10.0
-PUBLISHER_STOP_TIMEOUT_S = 2.0
 CONFIG_JOIN_TIMEOUT_S = 10.0  # an apply under way when the stop comes may finish its camera
 # Removed cameras' buffers are freed as their lanes drain, after the apply: trim again then.
 LATE_TRIMS_S = (1.0, 3.0, 6.0)
-HELD_MESSAGES_MAX = 10_000  # messages kept in memory while the broker connection is swapped
 
 
 class Supervisor:
@@ -70,10 +67,6 @@ class Supervisor:
         self.notifier = notifier if notifier is not None else SystemdNotifier()
         self.stop_requested = threading.Event()
         self.reload_requested = threading.Event()
-        self._subscriptions: dict[str, ConfigHandler] = {}
-        self._send_lock = threading.Lock()
-        self._held: list[OutboundMessage] | None = None  # not None while the publisher is being swapped
-        self.held_dropped = 0
         self._stalled: list[str] = []
         self._told_online = (0, 0)  # the camera count last logged
         self._frame_ready = WakeSignal()
@@ -84,7 +77,7 @@ class Supervisor:
         self.detectors, self.model_name = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.storage = StorageHealth(config.state_dir)  # every writer under state_dir reports here
-        self.publisher = make_publisher(config, self.storage)
+        self.publisher = SwappablePublisher(config, self.storage)
         self.snapshot_worker = self._make_snapshot_worker()
         self.toggles = ToggleController(
             config.state_dir, self.send, snapshots_available=self.snapshot_worker is not None, storage=self.storage
@@ -97,22 +90,9 @@ class Supervisor:
         self._trims_due: list[float] = []  # config thread: late trims after cameras were removed
 
     def send(self, message: OutboundMessage) -> None:
-        """Every outbound message goes through here, so a broker reconnect can swap the publisher.
-
-        While a swap is under way messages are held in memory (bounded, overflow counted)
-        and handed to whichever publisher ends up running."""
-        with self._send_lock:
-            if self._held is not None:
-                if len(self._held) < HELD_MESSAGES_MAX:
-                    self._held.append(message)
-                else:
-                    self.held_dropped += 1
-                return
-            publisher = self.publisher
-        publisher.send(message)
+        self.publisher.send(message)
 
     def subscribe(self, topic_filter: str, handler: ConfigHandler) -> None:
-        self._subscriptions[topic_filter] = handler
         self.publisher.subscribe(topic_filter, handler)
 
     def _make_snapshot_worker(self) -> SnapshotWorker | None:
@@ -219,7 +199,7 @@ class Supervisor:
             except AgentError as exc:
                 return f"model did not load: {exc}"
         if plan.mqtt_reconnect:
-            failure = self._swap_publisher(new)
+            failure = self.publisher.swap(self.config, new)
             if failure is not None:
                 return failure
         self.config, self.model_name = new, model_name
@@ -257,48 +237,6 @@ class Supervisor:
             name, unit.config, deps, unit.capture, unit.detection, unit.toggles
         )
         self.pipeline.set_lane(unit.lane())
-
-    def _swap_publisher(self, new: AgentConfig) -> str | None:
-        """Connect with the new broker settings; on failure reconnect with the old ones.
-        Messages sent meanwhile are held and go to whichever publisher ends up running."""
-        with self._send_lock:
-            self._held = []
-        try:
-            return self._connect_new_publisher(new)
-        finally:
-            with self._send_lock:
-                held, self._held = self._held or [], None
-            if self.held_dropped:
-                log.error("%d messages dropped while the broker connection was swapped", self.held_dropped)
-            for message in held:
-                self.publisher.send(message)
-
-    def _connect_new_publisher(self, new: AgentConfig) -> str | None:
-        old_config = self.config
-        self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
-        try:
-            candidate = make_publisher(new, self.storage)
-        except AgentError as exc:
-            self._restart_publisher(old_config)
-            return f"broker settings unusable: {exc}"
-        candidate.start()
-        if not candidate.wait_connected(new.remote_config.apply_timeout_s):
-            reason = candidate.stats()
-            candidate.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
-            self._restart_publisher(old_config)
-            return f"no connection to {new.mqtt.host}:{new.mqtt.port} within {new.remote_config.apply_timeout_s:.0f} s ({reason.connect_attempts} attempts)"
-        self.publisher = candidate
-        self._resubscribe()
-        return None
-
-    def _restart_publisher(self, config: AgentConfig) -> None:
-        self.publisher = make_publisher(config, self.storage)
-        self.publisher.start()
-        self._resubscribe()
-
-    def _resubscribe(self) -> None:
-        for topic_filter, handler in self._subscriptions.items():
-            self.publisher.subscribe(topic_filter, handler)
 
     # --- health ----------------------------------------------------------------------
     def _ping_watchdog(self, now_mono: float) -> None:
@@ -432,7 +370,7 @@ class Supervisor:
             self.snapshot_worker.stop()
             self.snapshot_worker.join(JOIN_TIMEOUT_S)
         self.publish_stats()
-        self.publisher.stop(timeout_s=PUBLISHER_STOP_TIMEOUT_S)
+        self.publisher.stop()
         if self.metrics is not None:
             self.metrics.stop()
         self.notifier.close()
@@ -455,14 +393,3 @@ def load_detectors(config: AgentConfig, digests: ModelDigests) -> tuple[list[Mod
     ]
     return detectors, resolved.model_path.name
 
-
-def make_publisher(config: AgentConfig, storage: StorageHealth) -> MqttPublisher:
-    credentials = os.environ.get("CREDENTIALS_DIRECTORY")
-    return MqttPublisher(
-        config.mqtt,
-        config.outbox,
-        config.device_id,
-        config.state_dir,
-        Path(credentials) if credentials else None,
-        storage=storage,
-    )
