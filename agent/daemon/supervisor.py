@@ -18,16 +18,16 @@ from pathlib import Path
 import cv2
 
 from agent import __version__
-from agent.catalog.resolve import ModelDigests, resolve_model
-from agent.config.schema import AgentConfig, CameraConfig, Delegate
+from agent.catalog.resolve import ModelDigests
+from agent.config.schema import AgentConfig, CameraConfig
 from agent.core.anomaly.storage import FullDisk, outbox_loss
 from agent.daemon.cameras import CameraDeps, CameraUnit, build_camera, build_detection, build_processor
+from agent.daemon.detectors import load_detectors
 from agent.daemon.health import stalled_workers
 from agent.daemon.memory import release_memory
 from agent.daemon.metrics import MetricsExporter
 from agent.daemon.notify import SystemdNotifier
 from agent.daemon.publisher_swap import SwappablePublisher
-from agent.detect import ModelDetector
 from agent.errors import AgentError
 from agent.pipeline.processor import Snapshots
 from agent.pipeline.wake import WakeSignal
@@ -74,7 +74,7 @@ class Supervisor:
         self._full_disk = FullDisk(messages.new_msg_id)
         self._reported_loss: Recovery | None = None
         self._digests = ModelDigests()
-        self.detectors, self.model_name = load_detectors(config, self._digests)
+        self.model = load_detectors(config, self._digests)
         config.state_dir.mkdir(parents=True, exist_ok=True)
         self.storage = StorageHealth(config.state_dir)  # every writer under state_dir reports here
         self.publisher = SwappablePublisher(config, self.storage)
@@ -83,7 +83,7 @@ class Supervisor:
             config.state_dir, self.send, snapshots_available=self.snapshot_worker is not None, storage=self.storage
         )
         self.metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
-        self.pipeline = PipelineWorkers(self.detectors, self.send, self._frame_ready)
+        self.pipeline = PipelineWorkers(self.model.detectors, self.send, self._frame_ready)
         self.cameras: dict[str, CameraUnit] = {}
         self.remote = RemoteConfigController(self, config_path)
         self.config_worker = ConfigWorker(self)
@@ -192,20 +192,20 @@ class Supervisor:
 
         The parts that can fail (a new model, a new broker connection) come up first;
         if one fails the old config stays in force and the reason is returned."""
-        detectors, model_name = self.detectors, self.model_name
+        model = self.model
         if plan.model_reload:
             try:
-                detectors, model_name = load_detectors(new, self._digests)
+                model = load_detectors(new, self._digests)
             except AgentError as exc:
                 return f"model did not load: {exc}"
         if plan.mqtt_reconnect:
             failure = self.publisher.swap(self.config, new)
             if failure is not None:
                 return failure
-        self.config, self.model_name = new, model_name
-        if detectors is not self.detectors:
-            self.detectors = detectors
-            if not self.pipeline.replace_detectors(detectors, JOIN_TIMEOUT_S):
+        self.config = new
+        if model is not self.model:
+            self.model = model
+            if not self.pipeline.replace_detectors(model.detectors, JOIN_TIMEOUT_S):
                 log.error("a detector thread did not stop within %.0f s after the model reload", JOIN_TIMEOUT_S)
         for name in plan.cameras_removed:
             self.stop_camera(name)
@@ -291,7 +291,7 @@ class Supervisor:
     def status_line(self, cameras_online: tuple[int, int] | None = None) -> str:
         online, total = cameras_online if cameras_online is not None else self.cameras_online()
         broker = "connected" if self.publisher.connected else "disconnected"
-        return f"{online}/{total} cameras online, broker {broker}, model {self.model_name}"
+        return f"{online}/{total} cameras online, broker {broker}, model {self.model.name}"
 
     def _all_sources_done(self) -> bool:
         if not self.cameras:
@@ -323,8 +323,8 @@ class Supervisor:
         return StatsSnapshot(
             version=__version__,
             uptime_s=now - self._started_mono,
-            runtime=self.detectors[0].runtime_name,
-            model=self.model_name,
+            runtime=self.model.runtime_name,
+            model=self.model.name,
             cameras=cameras,
             publisher=self.publisher.stats(),
             ts_wall=time.time(),
@@ -374,22 +374,4 @@ class Supervisor:
         if self.metrics is not None:
             self.metrics.stop()
         self.notifier.close()
-
-
-def load_detectors(config: AgentConfig, digests: ModelDigests) -> tuple[list[ModelDetector], str]:
-    """One interpreter per model.interpreters; several Edge TPUs are taken one each (":0", ":1", ...)."""
-    resolved = resolve_model(config, digests=digests)
-    count = config.model.interpreters
-    edgetpu = config.model.delegate is Delegate.EDGETPU and count > 1
-    detectors = [
-        ModelDetector(
-            resolved.model_path,
-            resolved.labels_path,
-            config.model,
-            f":{i}" if edgetpu else None,
-            resolved.catalog_entry,
-        )
-        for i in range(count)
-    ]
-    return detectors, resolved.model_path.name
 
