@@ -374,4 +374,3 @@ class Supervisor:
         if self.metrics is not None:
             self.metrics.stop()
         self.notifier.close()
-
