@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from agent.config.schema import CameraConfig
 from agent.daemon.cameras import CameraDeps, CameraUnit, build_camera
+from agent.daemon.health import JOIN_TIMEOUT_S
 from agent.daemon.publisher_swap import SwappablePublisher
 from agent.daemon.state import InForce
 from agent.pipeline.processor import Snapshots
@@ -23,8 +24,6 @@ from agent.toggles import ToggleController
 from agent.types import Heartbeat
 
 log = logging.getLogger(__name__)
-
-JOIN_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True, slots=True)
