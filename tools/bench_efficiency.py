@@ -1,7 +1,7 @@
 """`bench.py efficiency`: the agent's processed frames/s against the bare interpreter's invokes/s.
 
 In one process, alternating windows: the bare interpreter (ModelDetector.invoke_only in a loop, input
-set once), then the real Supervisor on a looping file (motion gate off, detect_fps 1000, a private
+set once), then the real agent (build_agent, lifecycle) on a looping file (motion gate off, detect_fps 1000, a private
 mosquitto), then the bare interpreter again. Each pipeline window's rate (from the camera's own
 DetectCounters, start-up excluded) is divided by the mean of the two bare windows around it.
 
@@ -24,8 +24,10 @@ import cv2
 
 from agent.config.loader import load_config
 from agent.config.schema import ModelConfig
+from agent.daemon import lifecycle
+from agent.daemon.app import limit_opencv_threads
 from agent.daemon.notify import SystemdNotifier
-from agent.daemon.supervisor import Supervisor
+from agent.daemon.root import build_agent
 from agent.detect import ModelDetector
 
 WARMUP_S = 2.5
@@ -62,20 +64,22 @@ def pipeline_config(
 
 def pipeline_rate(config_path: Path, window_s: float) -> dict[str, float]:
     """Frames/s through the detector (all cameras), counted by the agent's DetectCounters over a steady window."""
-    sup = Supervisor(load_config(config_path), config_path, notifier=SystemdNotifier())
-    sup.start()
+    limit_opencv_threads()  # as `edge-agent run` does
+    agent = build_agent(load_config(config_path), config_path, SystemdNotifier())
+    lifecycle.start(agent)
+    cameras = agent.cameras.units()  # the running cameras: a snapshot, taken once they are started
     try:
         time.sleep(WARMUP_S)
-        first = {name: unit.counters.snapshot(time.monotonic()).processed for name, unit in sup.cameras.items()}
+        first = {name: unit.counters.snapshot(time.monotonic()).processed for name, unit in cameras.items()}
         cpu0, t0 = time.process_time(), time.monotonic()
         time.sleep(window_s)
-        last = {name: unit.counters.snapshot(time.monotonic()).processed for name, unit in sup.cameras.items()}
+        last = {name: unit.counters.snapshot(time.monotonic()).processed for name, unit in cameras.items()}
         cpu1, t1 = time.process_time(), time.monotonic()
-        capture_fps = sum(unit.capture.stats().fps for unit in sup.cameras.values())
-        invoke_ms = [unit.counters.snapshot(time.monotonic()).inference_ms_p50 or 0.0 for unit in sup.cameras.values()]
-        published = sup.publisher.stats().published
+        capture_fps = sum(unit.capture.stats().fps for unit in cameras.values())
+        invoke_ms = [unit.counters.snapshot(time.monotonic()).inference_ms_p50 or 0.0 for unit in cameras.values()]
+        published = agent.publisher.stats().published
     finally:
-        sup.shutdown()
+        lifecycle.shutdown(agent)
     processed = sum(last[n] - first[n] for n in last)
     return {
         "fps": processed / (t1 - t0),

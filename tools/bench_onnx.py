@@ -8,7 +8,7 @@ its int8 build, in one run:
 3. ONNX Runtime's intra-op spinning (2 threads): invoke ms and the process's CPU per invoke when each
    invoke is followed by a 5 ms gap, as in the agent, where the detector thread prepares and decodes
    between invokes: spinning pool threads burn that gap.
-4. Pipeline efficiency per model and thread count (bench_efficiency.measure: the real Supervisor
+4. Pipeline efficiency per model and thread count (bench_efficiency.measure: the real agent
    against the same runtime's own bare invoke rate).
 5. Detections on the shared videos (every 10th frame, score >= 0.5)."""
 

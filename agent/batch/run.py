@@ -20,7 +20,8 @@ from agent.batch.tally import Tally, TallySink
 from agent.catalog.resolve import ModelDigests
 from agent.config.schema import AgentConfig
 from agent.daemon.cameras import CameraDeps, build_camera
-from agent.daemon.supervisor import load_detectors, make_publisher
+from agent.daemon.detectors import load_detectors
+from agent.daemon.publisher_swap import make_publisher
 from agent.errors import AgentError
 from agent.pipeline.fanout import FanOutSink
 from agent.pipeline.processor import Snapshots
@@ -112,7 +113,7 @@ def _run(job: FileJob, info: VideoInfo) -> FileResult:
         sinks["mqtt"] = MqttSink(publisher)
     fan_out = FanOutSink(sinks)
     frame_ready = WakeSignal()
-    detectors, _ = load_detectors(cfg, ModelDigests())
+    detectors = load_detectors(cfg, ModelDigests()).detectors
     pipeline = PipelineWorkers(detectors, fan_out, frame_ready)
     status = _status_listener(fan_out)
     deps = CameraDeps(cfg, frame_ready, Snapshots(snapshots, cfg.snapshots), status, storage)

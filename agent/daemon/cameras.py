@@ -1,6 +1,6 @@
-"""Builds and tears down everything one camera needs: ring, capture thread,
-detection stage, anomaly stage and processor, all reading the camera's runtime toggles.
-Called by the supervisor only."""
+"""Builds everything one camera needs: ring, capture thread, detection stage, anomaly stage and
+processor, all reading the camera's runtime toggles. Called by agent.daemon.camera_set only
+(main thread at start, config thread on an apply)."""
 
 from __future__ import annotations
 
@@ -40,6 +40,14 @@ class CameraUnit:
         """How the pipeline's threads see this camera."""
         return CameraLane(
             self.name, self.ring, self.detection, self.processor, 1.0 / self.config.detect_fps, self.counters
+        )
+
+    def replace_stages(self, deps: CameraDeps) -> None:
+        """A fresh detection stage and processor (a new model, topics or snapshot settings) while the
+        capture keeps running, so frames continue without a gap; hand `lane()` to the pipeline after."""
+        self.detection = build_detection(self.config, deps, self.toggles)
+        self.processor, self.counters = build_processor(
+            self.name, self.config, deps, self.capture, self.detection, self.toggles
         )
 
 

@@ -1,6 +1,6 @@
 """Gives freed memory back to the system after cameras are removed: a full garbage collection, then
 glibc's malloc_trim(0), which returns free arena pages (decoder buffers, frames) that glibc would
-otherwise keep. Called on the config thread by the supervisor; a no-op trim off glibc."""
+otherwise keep. Called on the config thread by agent.daemon.reconcile; a no-op trim off glibc."""
 
 from __future__ import annotations
 

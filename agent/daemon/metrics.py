@@ -1,6 +1,6 @@
 """Optional Prometheus exporter: serves the latest StatsSnapshot as `edge_agent_*` metrics.
 
-The supervisor (main thread) calls `update()`; prometheus_client's own daemon thread converts
+agent.daemon.stats (main thread) calls `update()`; prometheus_client's own daemon thread converts
 the latest snapshot at scrape time (a camera gone from it is gone from the output). Each
 exporter has a private CollectorRegistry; prometheus-client is imported lazily."""
 

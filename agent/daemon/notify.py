@@ -1,6 +1,6 @@
 """systemd notify protocol (sd_notify) spoken directly over the NOTIFY_SOCKET datagram socket.
 
-Called from the supervisor (main) thread only. Without NOTIFY_SOCKET every call is a
+Called from the main thread only (agent.daemon.lifecycle and watchdog). Without NOTIFY_SOCKET every call is a
 no-op, so the same binary runs in a terminal, in tests and under systemd."""
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """Runs remote configuration requests as transactions on the config thread (agent.remote.worker).
 
 MQTT handlers (paho's thread) only put requests in the byte-bounded inbox. The config thread
-coalesces what waits (the last one wins), validates, persists, asks the supervisor to
-reconcile, rolls back on failure and answers every request on the retained config/state.
+coalesces what waits (the last one wins), validates, persists, asks the daemon's reconciler
+(a ConfigTarget) to apply, rolls back on failure and answers every request on the retained
+config/state through a ConfigBroker.
 SIGHUP and config-file changes take the same path."""
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ log = logging.getLogger(__name__)
 
 
 class ConfigTarget(Protocol):
-    """What the controller needs from the supervisor."""
+    """The running config, and the one way to change it."""
 
     @property
     def config(self) -> AgentConfig: ...
@@ -47,6 +48,10 @@ class ConfigTarget(Protocol):
     def apply_config(self, new: AgentConfig, plan: ReconcilePlan) -> str | None:
         """Reconcile to `new`; return None on success, or why it failed (the old config is kept)."""
         ...
+
+
+class ConfigBroker(Protocol):
+    """Where requests arrive and answers go."""
 
     def send(self, message: OutboundMessage) -> None: ...
 
@@ -70,8 +75,9 @@ class RemoteConfigController:
     """One per agent; `start` runs on the main thread before the config thread exists, `enqueue` on
     paho's thread, every other method on the config thread."""
 
-    def __init__(self, target: ConfigTarget, config_path: Path) -> None:
+    def __init__(self, target: ConfigTarget, broker: ConfigBroker, config_path: Path) -> None:
         self._target = target
+        self._broker = broker
         self._path = config_path
         self.inbox = ConfigInbox(target.config.remote_config.max_pending_bytes)
         self._subscribed: set[str] = set()
@@ -94,7 +100,7 @@ class RemoteConfigController:
             return
         for topic in self.topics.subscriptions():
             if topic not in self._subscribed:
-                self._target.subscribe(topic, self.enqueue)
+                self._broker.subscribe(topic, self.enqueue)
                 self._subscribed.add(topic)
 
     def enqueue(self, topic: str, payload: bytes) -> None:
@@ -134,7 +140,7 @@ class RemoteConfigController:
     def _answer_get(self, request: ConfigRequest) -> None:
         running = self._target.config
         envelope = parse_get_request(request.payload)
-        self._target.send(
+        self._broker.send(
             current_message(self.topics, redact(running), config_version(running), envelope.request_id, time.time())
         )
 
@@ -227,7 +233,7 @@ class RemoteConfigController:
     ) -> None:
         version = config_version(self._target.config)
         state = ConfigState(version, time.time(), status, errors, request_id, superseded_by, restart_required)
-        self._target.send(state_message(self.topics, state))
+        self._broker.send(state_message(self.topics, state))
 
     def _stamp(self) -> tuple[int, int] | None:
         try:

@@ -3,7 +3,7 @@
 Uses the file loader's parser and limits, so a remote document is exactly as strict as a
 file; adds the remote-only policy (same device_id, paths inside allowed directories).
 Also the canonical form, the version hash and secret redaction. Pure; called on the
-supervisor's MQTT handler thread."""
+config thread (agent.remote.controller)."""
 
 from __future__ import annotations
 

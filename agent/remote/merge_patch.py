@@ -1,8 +1,8 @@
 """JSON Merge Patch (RFC 7386): apply a patch document to a JSON-like value.
 
 Pure: neither argument is modified and the result shares no mutable containers with
-them. Called by agent.remote.document on the MQTT network thread's handler (or
-whichever thread the supervisor applies remote config on)."""
+them. Called by agent.remote.document on the config thread, where remote config
+is applied."""
 
 from __future__ import annotations
 

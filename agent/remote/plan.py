@@ -1,6 +1,6 @@
 """Plans a live reconcile from the running config to a new one: which cameras to start, stop
 or restart and which subsystems to rebuild. Pure (two frozen configs in, a frozen plan out);
-called on the config thread before the supervisor touches any worker."""
+called on the config thread before the reconciler touches any worker."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ from agent.config.schema import AgentConfig, CameraConfig
 
 CAMERAS = "cameras"
 MQTT = "mqtt"
-# mqtt fields read afresh by the supervisor each time: changing them needs no reconnect.
+# mqtt fields read afresh by the daemon each time: changing them needs no reconnect.
 MQTT_LIVE_FIELDS = frozenset({"stats_interval_s"})
 MODEL_FIELDS = ("model", "model_dir")  # model_dir: catalogue models may resolve to another file
-# Read once when the agent starts (the supervisor builds these parts only then): a change is
+# Read once when the agent starts (agent.daemon.root builds these parts only then): a change is
 # persisted and reported applied_restart_required with these names, never silently "applied".
 START_ONLY_FIELDS = (
     "state_dir",  # outbox, toggles, discovery and snapshot store open files under it at start
-    "log_level",  # logging is configured by the CLI before the supervisor exists
+    "log_level",  # logging is configured by the CLI before the agent is built
     "metrics",  # the exporter (enabled, port, address) is started once
     "snapshots.enabled",  # the snapshot worker exists or not from the start
     "snapshots.save",
@@ -32,7 +32,7 @@ OUTBOX = "outbox"  # read when a publisher is built: at start and on a broker re
 class ReconcilePlan:
     """What changed between two configs. Camera names are sorted.
 
-    Cameras are compared as the supervisor runs them: only enabled cameras count, so a
+    Cameras are compared as the daemon runs them: only enabled cameras count, so a
     camera switched to `enabled: false` is removed and one switched back on is added."""
 
     cameras_added: tuple[str, ...]

@@ -2,7 +2,7 @@
 
 Pure: no clock reads (the caller passes `ts_wall`), no I/O. Payloads match
 docs/schemas/config-state.schema.json and config-current.schema.json. Called by the
-supervisor's MQTT handlers (paho's network thread) and by agent.cli.fleet."""
+config controller (paho's network thread classifies, the config thread answers) and by agent.cli.fleet."""
 
 from __future__ import annotations
 

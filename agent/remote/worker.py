@@ -1,6 +1,6 @@
 """The config thread: applies remote requests, SIGHUP and config-file reloads and runtime toggles,
 so a long apply never holds up the main thread's systemd watchdog pings. One per agent, started
-and stopped by the supervisor; its heartbeat is beaten every tick and between cameras of an apply."""
+and stopped by the daemon's lifecycle; its Liveness is beaten every tick and between cameras of an apply."""
 
 from __future__ import annotations
 
@@ -20,21 +20,33 @@ class ConfigWork(Protocol):
         ...
 
 
-class ConfigWorker(threading.Thread):
-    """Runs `work.config_tick` until stopped; `beat()` may be called from inside a tick."""
+class Liveness:
+    """The config thread's last sign of life: beaten by the thread each tick, and by long work inside
+    a tick (an apply between cameras), which is built before the thread and so cannot hold the thread."""
 
-    def __init__(self, work: ConfigWork) -> None:
-        super().__init__(name="config", daemon=True)
-        self._work = work
-        self._stop_event = threading.Event()
-        self.heartbeat_mono = time.monotonic()
+    def __init__(self) -> None:
+        self.last_mono = time.monotonic()
 
     def beat(self) -> None:
-        self.heartbeat_mono = time.monotonic()
+        self.last_mono = time.monotonic()
+
+
+class ConfigWorker(threading.Thread):
+    """Runs `work.config_tick` until stopped, beating `liveness` before each round."""
+
+    def __init__(self, work: ConfigWork, liveness: Liveness) -> None:
+        super().__init__(name="config", daemon=True)
+        self._work = work
+        self._liveness = liveness
+        self._stop_event = threading.Event()
+
+    @property
+    def heartbeat_mono(self) -> float:
+        return self._liveness.last_mono
 
     def run(self) -> None:
         while not self._stop_event.wait(CONFIG_TICK_S):
-            self.beat()
+            self._liveness.beat()
             try:
                 self._work.config_tick(time.monotonic())
             except Exception:  # the one broad except of this loop: a failed round must not end config handling
@@ -44,4 +56,4 @@ class ConfigWorker(threading.Thread):
         self._stop_event.set()
 
 
-__all__ = ["ConfigWork", "ConfigWorker"]
+__all__ = ["ConfigWork", "ConfigWorker", "Liveness"]

@@ -58,7 +58,7 @@ def test_camera_limit_rejects_a_big_apply_and_cannot_be_raised_remotely(
 
 
 BIG = 48  # within an on-disk max_cameras of 64: an apply of many seconds on this machine
-MEMORY_WAIT_S = 15.0  # the removed lanes drain and the late trims run (agent.daemon.supervisor.LATE_TRIMS_S)
+MEMORY_WAIT_S = 15.0  # the removed lanes drain and the late trims run (agent.daemon.reconcile.LATE_TRIMS_S)
 WATCHDOG_USEC = 6_000_000  # WatchdogSec=6: pings every 2 s; a gap of 3 s would be half of it
 
 

@@ -9,7 +9,9 @@ import cv2
 import pytest
 
 from agent.config.loader import load_config
-from agent.daemon.supervisor import Supervisor
+from agent.daemon import lifecycle
+from agent.daemon.notify import SystemdNotifier
+from agent.daemon.root import build_agent
 from tests.support import assets
 from tests.support.agent_process import base_config, write_config
 from tests.support.broker import MosquittoBroker
@@ -53,13 +55,13 @@ def test_two_interpreters_share_the_cameras(
     doc = base_config(tmp_path, broker, topic_prefix, cameras)
     doc["model"].update({"interpreters": 2, "threads": 1})
     path = write_config(tmp_path / "agent.yaml", doc)
-    sup = Supervisor(load_config(path), path)
-    assert sup.run() == 0
-    served = [worker.served for worker in sup.pipeline.detector_workers]
+    agent = build_agent(load_config(path), path, SystemdNotifier())
+    assert lifecycle.run(agent) == 0
+    served = [worker.served for worker in agent.pipeline.detector_workers]
     assert len(served) == 2
     assert all(n > 0 for n in served), served
     assert sum(served) == 2 * FRAMES_PER_CAMERA
-    for unit in sup.cameras.values():
+    for unit in agent.cameras.units().values():
         ring = unit.ring.counters()
         assert (ring.committed, ring.dropped, ring.consumed) == (FRAMES_PER_CAMERA, 0, FRAMES_PER_CAMERA)
         assert unit.ring.held_count == 0

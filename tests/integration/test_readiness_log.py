@@ -18,7 +18,7 @@ from tests.support.rtsp import RtspServer, require_rtsp
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-COUNT_LINE = re.compile(r"agent\.daemon\.supervisor: (ready:|now) (\d+)/(\d+) cameras online")
+COUNT_LINE = re.compile(r"agent\.daemon\.watchdog: (ready:|now) (\d+)/(\d+) cameras online")
 
 
 @pytest.fixture
