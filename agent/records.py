@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, Image, LineCrossing
+from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, FrameClock, Image, LineCrossing
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,11 +29,19 @@ class FrameDetections:
     height: int
     inference_ms: float
     detections: tuple[Detection, ...]
+    clock: FrameClock = FrameClock.WALL
 
     @classmethod
     def of(cls, frame: Frame, result: DetectionResult) -> FrameDetections:
         return cls(
-            frame.camera, frame.seq, frame.ts_wall, frame.width, frame.height, result.inference_ms, result.detections
+            frame.camera,
+            frame.seq,
+            frame.ts_wall,
+            frame.width,
+            frame.height,
+            result.inference_ms,
+            result.detections,
+            frame.clock,
         )
 
 

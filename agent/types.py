@@ -15,6 +15,17 @@ import numpy.typing as npt
 Image = npt.NDArray[np.uint8]
 
 
+class FrameClock(enum.Enum):
+    """Which clock a frame's (and a record's) timestamps follow.
+
+    WALL: the moment a live source's frame was captured. MEDIA: a video file's own presentation
+    time, laid onto the clock from the run's first frame (its wall and monotonic time plus the
+    media offset), so rules over time give the same answer at any processing speed."""
+
+    WALL = "wall"
+    MEDIA = "media"
+
+
 @dataclass(frozen=True, slots=True)
 class Frame:
     """One decoded frame. Gaps in `seq` are frames dropped by the ring buffer.
@@ -27,6 +38,7 @@ class Frame:
     ts_mono: float
     ts_wall: float
     image: Image
+    clock: FrameClock = FrameClock.WALL
 
     @property
     def width(self) -> int:
@@ -140,6 +152,7 @@ class Event:
     ts_wall: float
     end_ts: float | None = None
     has_snapshot: bool = False
+    clock: FrameClock = FrameClock.WALL
 
     @property
     def duration_s(self) -> float:
@@ -158,6 +171,7 @@ class LineCrossing:
     event_id: str | None
     label: str
     ts_wall: float
+    clock: FrameClock = FrameClock.WALL
 
 
 class Severity(enum.Enum):
@@ -180,6 +194,7 @@ class Anomaly:
     details: dict[str, float | str] = field(default_factory=dict)
     event_ids: tuple[str, ...] = ()
     has_snapshot: bool = False
+    clock: FrameClock = FrameClock.WALL
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import numpy as np
 
-from agent.types import Frame, Image
+from agent.types import Frame, FrameClock, Image
 
 MIN_SLOTS = 3
 NO_SEQ = 0  # seqs start at 1, so 0 means "slot holds no committed frame"
@@ -22,12 +22,13 @@ NO_SEQ = 0  # seqs start at 1, so 0 means "slot holds no committed frame"
 
 @dataclass(frozen=True, slots=True)
 class RingCounters:
-    """Counts since the ring was made. committed == consumed + dropped + pending.
+    """Counts since the ring was made. committed + skipped == consumed + dropped + pending.
 
     A frame is dropped when a newer one arrives before the consumer took it (only the newest
     frame is ever taken). `rate_capped`: it was superseded before the consumer was due for its
-    next frame, so the rate cap (detect_fps) and nothing else passed it over. `overwritten`:
-    superseded while the consumer was due, i.e. because analysis was late."""
+    next frame, or skipped by a video file's media-time rate cap before it reached the ring, so
+    the rate cap (detect_fps) and nothing else passed it over. `overwritten`: superseded while
+    the consumer was due, i.e. because analysis was late."""
 
     committed: int
     consumed: int
@@ -43,13 +44,14 @@ class RingCounters:
 
 
 class _Slot:
-    __slots__ = ("array", "held", "seq", "ts_mono", "ts_wall")
+    __slots__ = ("array", "clock", "held", "seq", "ts_mono", "ts_wall")
 
     def __init__(self) -> None:
         self.array: Image | None = None
         self.seq = NO_SEQ
         self.ts_mono = 0.0
         self.ts_wall = 0.0
+        self.clock = FrameClock.WALL
         self.held = 0
 
 
@@ -99,7 +101,7 @@ class FrameRing:
                 slot.array = np.empty(shape, dtype=np.uint8)
             return slot.array
 
-    def commit(self, ts_mono: float, ts_wall: float) -> int:
+    def commit(self, ts_mono: float, ts_wall: float, clock: FrameClock = FrameClock.WALL) -> int:
         """Publish the slot filled since writable() as the newest frame; return its seq.
 
         The previous newest frame, if still unread, is dropped now: only the newest is ever taken."""
@@ -117,12 +119,19 @@ class FrameRing:
             slot.seq = self._seq
             slot.ts_mono = ts_mono
             slot.ts_wall = ts_wall
+            slot.clock = clock
             self._writing = None
             self._latest = slot
             self._ready.notify_all()
         if self._notify is not None:
             self._notify.set()
         return slot.seq
+
+    def skip(self) -> None:
+        """Count a frame the producer read but did not commit because the rate cap passed it over
+        (a video file's detect_fps applies per media second, at capture: agent.capture.media)."""
+        with self._lock:
+            self._rate_capped += 1
 
     def _pick_write_slot(self) -> _Slot:
         """The free slot with the oldest frame, never a held one nor the newest frame."""
@@ -145,7 +154,7 @@ class FrameRing:
                 self._last_taken = slot.seq
                 self._ready.notify_all()
             slot.held += 1
-            return Frame(self.camera, slot.seq, slot.ts_mono, slot.ts_wall, slot.array)
+            return Frame(self.camera, slot.seq, slot.ts_mono, slot.ts_wall, slot.array, slot.clock)
 
     def release(self, frame: Frame) -> None:
         """Give a frame from take_latest() back; its image must not be used afterwards."""

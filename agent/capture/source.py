@@ -34,6 +34,10 @@ class FrameSource(Protocol):
     @property
     def frame_shape(self) -> tuple[int, int, int] | None: ...
 
+    @property
+    def position_s(self) -> float | None:
+        """A file's presentation time of the frame read last, in seconds; None where unknown (live)."""
+
     def open(self) -> None:
         """Open the source, or raise SourceError saying why it cannot be opened."""
 
@@ -45,6 +49,11 @@ class FrameSource(Protocol):
 
     def close(self) -> None:
         """Release the source; safe to call twice or after a failed open()."""
+
+
+def reads_a_file(config: CameraConfig) -> bool:
+    """A video file's frames carry media time, and its detect_fps is applied at capture per media second."""
+    return classify_source(config.source).kind is SourceKind.FILE
 
 
 class OpenCVSource:
@@ -73,6 +82,14 @@ class OpenCVSource:
     @property
     def frame_shape(self) -> tuple[int, int, int] | None:
         return self._shape
+
+    @property
+    def position_s(self) -> float | None:
+        """CAP_PROP_POS_MSEC after a read: FFmpeg's presentation time of that frame (0 for the first)."""
+        if self._cap is None or not self.is_file:
+            return None
+        msec = float(self._cap.get(cv2.CAP_PROP_POS_MSEC))
+        return msec / 1000.0 if msec >= 0.0 else None
 
     def open(self) -> None:
         self.close()

@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 from agent.backoff import Backoff
 from agent.capture.frozen import FrozenDetector
+from agent.capture.media import MediaClock, MediaRateCap
 from agent.capture.ring import FrameRing
 from agent.capture.scale import FrameScaler
 from agent.capture.source import FrameSource, OpenCVSource
 from agent.config.schema import CameraConfig
 from agent.config.sources import redact
 from agent.errors import SourceError
+from agent.types import FrameClock, Image
 
 logger = logging.getLogger(__name__)
 
@@ -107,6 +109,8 @@ class CaptureWorker:
         self._wall = wall
         self._backoff = Backoff(config.reconnect_initial_s, config.reconnect_max_s, rng)
         self._scaler = FrameScaler(camera, config.detect_resolution)  # kept across sessions: one scratch buffer
+        self._media = MediaClock()  # kept across sessions: a looping file's time goes on
+        self._rate_cap = MediaRateCap()
         self._stop = threading.Event()
         # Daemon: a camera hung in open() must not block process exit after the supervisor's bounded join.
         self._thread = threading.Thread(target=self._run, name=f"capture-{camera}", daemon=True)
@@ -200,10 +204,13 @@ class CaptureWorker:
 
     def _pump(self, source: FrameSource) -> _Outcome:
         frozen = FrozenDetector(self.config.frozen_timeout_s)
-        self._nominal_fps = source.fps or 0.0
-        pacer = Pacer(source.fps or FALLBACK_FILE_FPS) if source.is_file and self.config.realtime else None
-        shape: tuple[int, ...] = source.frame_shape or UNKNOWN_SHAPE
         consumer_paced = source.is_file and not self.config.realtime
+        # An unpaced file has no frame rate to fall short of: the detector sets its speed.
+        self._nominal_fps = 0.0 if consumer_paced else source.fps or 0.0
+        pacer = Pacer(source.fps or FALLBACK_FILE_FPS) if source.is_file and self.config.realtime else None
+        if source.is_file:
+            self._media.new_pass(source.fps or FALLBACK_FILE_FPS)
+        shape: tuple[int, ...] = source.frame_shape or UNKNOWN_SHAPE
         frames = 0
         while not self._stop.is_set():
             self._beat()
@@ -217,19 +224,38 @@ class CaptureWorker:
                 self._fail(f"no frame from {redact(self.config.source)} (stream ended or read timed out)")
                 return _Outcome.FAILED
             shape = image.shape
-            buf = self._scaler.store(self.ring, image)
+            frames += 1
             if pacer is not None and not self._sleep_until(pacer.next_due(self._monotonic())):
                 return _Outcome.STOPPED
-            ts_mono = self._monotonic()
-            self.ring.commit(ts_mono, self._wall())
-            frames += 1
-            self._on_frame(ts_mono, buf.shape)
-            if frozen.update(buf, ts_mono):
+            stored = self._store(source, image)
+            if stored is not None and frozen.update(*stored):
                 with self._lock:
                     self._frozen += 1
-                self._fail(f"picture unchanged for {frozen.unchanged_s(ts_mono):.1f} s (frozen stream)")
+                self._fail(f"picture unchanged for {frozen.unchanged_s(stored[1]):.1f} s (frozen stream)")
                 return _Outcome.FROZEN
         return _Outcome.STOPPED
+
+    def _store(self, source: FrameSource, image: Image) -> tuple[Image, float] | None:
+        """Commit the frame just read; the ring slot it went into and its ts_mono, or None when a
+        file's media-time rate cap passed it over (it never reaches the ring).
+
+        A live frame carries the capture time; a file's frame its media time on the run's clock, and
+        only the frames detect_fps admits per media second go to the ring (agent.capture.media)."""
+        now_mono = self._monotonic()
+        if not source.is_file:
+            buf = self._scaler.store(self.ring, image)
+            self.ring.commit(now_mono, self._wall())
+            self._on_frame(now_mono, buf.shape)
+            return buf, now_mono
+        stamp = self._media.stamp(source.position_s, now_mono, self._wall())
+        if not self._rate_cap.admit(stamp.offset_s, self.config.detect_fps):
+            self.ring.skip()
+            self._on_frame(now_mono, image.shape)
+            return None
+        buf = self._scaler.store(self.ring, image)
+        self.ring.commit(stamp.ts_mono, stamp.ts_wall, FrameClock.MEDIA)
+        self._on_frame(now_mono, buf.shape)
+        return buf, stamp.ts_mono
 
     def _await_consumer(self) -> bool:
         """A file read with `realtime: false` goes as fast as the detector takes frames: the next

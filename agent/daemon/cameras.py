@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.capture import CaptureWorker, FrameRing
+from agent.capture.source import reads_a_file
 from agent.config.schema import AgentConfig, CameraConfig
 from agent.core.anomaly.stream import StreamStatus
 from agent.pipeline.anomaly_stage import AnomalyStage
@@ -37,10 +38,10 @@ class CameraUnit:
     toggles: CameraToggles
 
     def lane(self) -> CameraLane:
-        """How the pipeline's threads see this camera."""
-        return CameraLane(
-            self.name, self.ring, self.detection, self.processor, 1.0 / self.config.detect_fps, self.counters
-        )
+        """How the pipeline's threads see this camera. A video file's capture already passes only the
+        frames detect_fps admits per media second, so the detector takes each one as it comes."""
+        interval_s = 0.0 if reads_a_file(self.config) else 1.0 / self.config.detect_fps
+        return CameraLane(self.name, self.ring, self.detection, self.processor, interval_s, self.counters)
 
     def replace_stages(self, deps: CameraDeps) -> None:
         """A fresh detection stage and processor (a new model, topics or snapshot settings) while the

@@ -8,6 +8,7 @@ toggles are read on every frame: with detect OFF its events end and tracking pau
 from __future__ import annotations
 
 import dataclasses
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from agent.pipeline.counters import DetectCounters
 from agent.records import CountChange, FrameDetections, LineTotals, MotionChange, Record, SnapshotJob
 from agent.snapshots.worker import make_jobs
 from agent.toggles import CameraToggles
-from agent.types import BBox, DetectionResult, Event, Frame, Track, TrackState
+from agent.types import Anomaly, BBox, DetectionResult, Event, Frame, FrameClock, LineCrossing, Track, TrackState
 
 ZonesByTrack = dict[int, tuple[str, ...]]
 MotionReader = Callable[[float], bool]  # is there motion at this monotonic time (DetectionStage.motion_active)
@@ -83,6 +84,7 @@ class CameraProcessor:
         self._lines: LineCounter | None = None
         self._tracks: list[Track] = []
         self._zones_now: ZonesByTrack = {}
+        self._media_ts_wall: float | None = None  # a video file's: the last frame's media time on the wall clock
         # Read by the detector thread (motion gate, regions) while this thread replaces it: one
         # reference assignment per frame, so the reader sees the old or the new tuple, never half.
         self.active_boxes: tuple[BBox, ...] = ()
@@ -96,6 +98,8 @@ class CameraProcessor:
         """A frame and what the detector found on it; None: the detector did not run (motion gate, detect OFF).
 
         With detect OFF a result is dropped: it was detected before the switch."""
+        if frame.clock is FrameClock.MEDIA:
+            self._media_ts_wall = frame.ts_wall
         if not self._toggles.detect:
             out = self._pause(frame.ts_wall)
             out.extend(self._anomaly_records(frame))
@@ -105,11 +109,11 @@ class CameraProcessor:
             out = self._anomaly_records(frame)
         else:
             self._paused = False
-            self._counters.detected(result.inference_ms, frame.ts_mono)
+            self._counters.detected(result.inference_ms, time.monotonic())  # the pipeline's own pace
             out = self.analyse(frame, result)
         # Last: if the analysis of this frame raised, the motion change is reported with the next one.
         out.extend(self._motion_records(frame.ts_mono))
-        return out
+        return self._on_clock(out)
 
     def analyse(self, frame: Frame, result: DetectionResult) -> list[Record]:
         """Everything after the detector for one frame; separate so a scripted detector result can drive it."""
@@ -132,8 +136,13 @@ class CameraProcessor:
 
     def tick(self, ts_wall: float) -> list[Record]:
         """Periodic work that must happen even without frames: stream-fault anomalies, and ending
-        the events of a camera whose detect was switched OFF while no frame came."""
+        the events of a camera whose detect was switched OFF while no frame came.
+
+        A video file's time moves only with its frames: its ticks wait for them, as the wall clock
+        says nothing about where the clip is."""
         detecting = self._toggles.detect
+        if self._media_ts_wall is not None:
+            return [] if detecting else self._on_clock(self._pause(self._media_ts_wall))
         out = [] if detecting else self._pause(ts_wall)
         if self._anomalies is not None:
             found = self._anomalies.on_tick(ts_wall, self._tracks, self._zones_now, detecting=detecting)
@@ -141,14 +150,27 @@ class CameraProcessor:
         return out
 
     def finish(self, ts_wall: float) -> list[Record]:
-        """End every open event and anomaly (shutdown or camera removal), report counts as 0 and motion OFF."""
+        """End every open event and anomaly (shutdown or camera removal), report counts as 0 and motion OFF.
+
+        A video file's end at its last frame's media time, not at the moment the run stops."""
+        if self._media_ts_wall is not None:
+            ts_wall = self._media_ts_wall
         out = self._end_tracking(ts_wall)
         if self._anomalies is not None:
             out.extend(self._anomalies.finish(ts_wall))
         if self._motion_reported:
             self._motion_reported = False
             out.append(MotionChange(self.name, False))
-        return out
+        return self._on_clock(out)
+
+    def _on_clock(self, records: list[Record]) -> list[Record]:
+        """Records of a video file say they carry media time (FrameDetections take it from their frame)."""
+        if self._media_ts_wall is None:
+            return records
+        return [
+            dataclasses.replace(r, clock=FrameClock.MEDIA) if isinstance(r, Event | LineCrossing | Anomaly) else r
+            for r in records
+        ]
 
     def _pause(self, ts_wall: float) -> list[Record]:
         """Detect is OFF: end the open events once and forget the tracks (the detector no longer runs)."""

@@ -85,6 +85,7 @@ def encode_detections(topics: Topics, record: FrameDetections) -> OutboundMessag
         "camera": record.camera,
         "seq": int(record.seq),
         "ts": _r(record.ts_wall, TS_DIGITS),
+        "clock": record.clock.value,
         "width": record.width,
         "height": record.height,
         "inference_ms": _r(record.inference_ms, RATE_DIGITS),
@@ -171,6 +172,7 @@ def encode_event(topics: Topics, event: Event, msg_id: str | None = None) -> Out
         "start_ts": _r(event.start_ts, TS_DIGITS),
         "end_ts": _opt(event.end_ts, TS_DIGITS),
         "duration_s": _r(event.duration_s, TS_DIGITS),
+        "clock": event.clock.value,
         "has_snapshot": event.has_snapshot,
     }
     return _json(topics.events(), obj, QOS_DURABLE, False, True)
@@ -235,6 +237,7 @@ def encode_line_crossing(topics: Topics, crossing: LineCrossing, msg_id: str | N
         "event_id": crossing.event_id,
         "label": crossing.label,
         "ts": _r(crossing.ts_wall, TS_DIGITS),
+        "clock": crossing.clock.value,
     }
     return _json(topics.line_crossing(crossing.camera, crossing.line), obj, QOS_DURABLE, False, True)
 
@@ -261,6 +264,7 @@ def encode_anomaly(topics: Topics, anomaly: Anomaly, msg_id: str | None = None) 
         "state": "active" if anomaly.active else "resolved",
         "started_ts": _r(anomaly.started_ts, TS_DIGITS),
         "ended_ts": _opt(anomaly.ended_ts, TS_DIGITS),
+        "clock": anomaly.clock.value,
         "details": details,
         "event_ids": list(anomaly.event_ids),
         "has_snapshot": anomaly.has_snapshot,

@@ -18,7 +18,7 @@ from agent.capture.source import FrameSource
 from agent.capture.worker import CaptureWorker, Pacer
 from agent.config.schema import CameraConfig
 from agent.errors import SourceError
-from agent.types import Frame, Image
+from agent.types import Frame, FrameClock, Image
 from tests.support import assets
 
 PEDESTRIAN_FRAMES = 795
@@ -69,6 +69,10 @@ class ScriptedSource:
 
     @property
     def frame_shape(self) -> tuple[int, int, int] | None:
+        return None
+
+    @property
+    def position_s(self) -> float | None:
         return None
 
     def open(self) -> None:
@@ -130,6 +134,7 @@ class Drainer:
     def __init__(self, ring: FrameRing) -> None:
         self.ring = ring
         self.taken: list[int] = []
+        self.stamps: list[tuple[float, float, FrameClock]] = []  # (ts_mono, ts_wall, clock) of each frame taken
         self.last_size: tuple[int, int] | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -142,6 +147,7 @@ class Drainer:
             frame = self.ring.take_latest()
             if frame is not None:
                 self.taken.append(frame.seq)
+                self.stamps.append((frame.ts_mono, frame.ts_wall, frame.clock))
                 self.last_size = (frame.width, frame.height)
                 self.ring.release(frame)
 
@@ -164,10 +170,10 @@ def fast_retry(**overrides: object) -> CameraConfig:
 
 
 def test_file_non_realtime_reads_every_frame_then_ends(workers: list[CaptureWorker], drainers: list[Drainer]) -> None:
-    """realtime: false, loop: false hands all 795 frames of the real video to its consumer, none dropped,
-    then sets ended and goes offline."""
+    """realtime: false, loop: false with detect_fps at the file's 10 fps hands all 795 frames of the
+    real video to its consumer, none dropped, then sets ended and goes offline."""
     status = StatusLog()
-    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=False)
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=False, detect_fps=10)
     worker = start(workers, "walkway", config, status_listener=status)
     drainer = Drainer(worker.ring)
     drainers.append(drainer)
@@ -182,6 +188,41 @@ def test_file_non_realtime_reads_every_frame_then_ends(workers: list[CaptureWork
     assert drainer.taken == list(range(1, PEDESTRIAN_FRAMES + 1))
     assert worker.ring.counters().dropped == 0
     assert drainer.last_size == (768, 576)
+
+
+def test_file_detect_fps_is_per_media_second(workers: list[CaptureWorker], drainers: list[Drainer]) -> None:
+    """detect_fps 5 on the 10 fps file passes every 2nd frame to the ring (the others count as
+    rate_capped), stamped with media time: 0.2 s of video apart however fast they were decoded,
+    and on the wall clock from the first frame's read."""
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=False, detect_fps=5)
+    before = time.time()
+    worker = start(workers, "replay", config)
+    drainer = Drainer(worker.ring)
+    drainers.append(drainer)
+    assert worker.ended.wait(60.0)
+    assert wait_until(lambda: len(drainer.taken) == 398, 5.0)
+    counters = worker.ring.counters()
+    assert (counters.committed, counters.rate_capped, counters.overwritten) == (398, 397, 0)
+    assert worker.stats().frames == PEDESTRIAN_FRAMES
+    monos = [m for m, _, _ in drainer.stamps]
+    walls = [w for _, w, _ in drainer.stamps]
+    assert {c for _, _, c in drainer.stamps} == {FrameClock.MEDIA}
+    assert [round(b - a, 3) for a, b in itertools.pairwise(monos)] == [0.2] * 397
+    assert [round(w - walls[0], 3) for w in walls] == [round(m - monos[0], 3) for m in monos]
+    assert before <= walls[0] <= time.time()
+    assert monos[-1] - monos[0] == pytest.approx(79.4, abs=1e-6)  # frame 794 at 10 fps
+
+
+def test_looping_file_media_time_goes_on(workers: list[CaptureWorker], drainers: list[Drainer]) -> None:
+    """The second pass of a looping file continues one frame after the first ended: time never goes back."""
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=False, loop=True, detect_fps=10)
+    worker = start(workers, "replayed", config)
+    drainer = Drainer(worker.ring)
+    drainers.append(drainer)
+    assert wait_until(lambda: len(drainer.stamps) > PEDESTRIAN_FRAMES + 10, 60.0)
+    monos = [m for m, _, _ in drainer.stamps[: PEDESTRIAN_FRAMES + 10]]
+    steps = [round(b - a, 3) for a, b in itertools.pairwise(monos)]
+    assert steps == [0.1] * (PEDESTRIAN_FRAMES + 9)
 
 
 def test_file_non_realtime_waits_for_its_consumer(workers: list[CaptureWorker]) -> None:
@@ -209,22 +250,25 @@ def test_file_loop_starts_again_at_the_end(workers: list[CaptureWorker], drainer
 
 
 def test_realtime_file_is_paced_at_its_fps(workers: list[CaptureWorker]) -> None:
-    """realtime: true commits frames 1/fps apart (10 fps video: median spacing ~0.1 s)."""
-    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=True)
+    """realtime: true commits frames 1/fps apart in real time (10 fps video: median spacing ~0.1 s),
+    and stamps them 0.1 s apart in media time."""
+    config = CameraConfig(source=str(assets.video(assets.PEDESTRIANS)), realtime=True, detect_fps=10)
     worker = start(workers, "paced", config)
-    seen: list[Frame] = []
+    seen: list[tuple[Frame, float]] = []  # (frame, when it arrived)
     last = 0
     while len(seen) < 15 and worker.ring.wait_for_frame(10.0):
         frame = worker.ring.take_latest(after_seq=last)
         if frame is not None:
-            seen.append(Frame(frame.camera, frame.seq, frame.ts_mono, frame.ts_wall, frame.image.copy()))
+            arrived = time.monotonic()
+            seen.append((Frame(frame.camera, frame.seq, frame.ts_mono, frame.ts_wall, frame.image.copy()), arrived))
             last = frame.seq
             worker.ring.release(frame)
-    spacings = [b.ts_mono - a.ts_mono for a, b in itertools.pairwise(seen) if b.seq == a.seq + 1]
+    spacings = [tb - ta for (a, ta), (b, tb) in itertools.pairwise(seen) if b.seq == a.seq + 1]
     assert len(spacings) >= 8
     assert statistics.median(spacings) == pytest.approx(0.1, abs=0.03)
-    first, final = seen[0], seen[-1]
-    assert (final.ts_mono - first.ts_mono) / (final.seq - first.seq) == pytest.approx(0.1, abs=0.02)
+    (first, first_arrived), (final, final_arrived) = seen[0], seen[-1]
+    assert (final_arrived - first_arrived) / (final.seq - first.seq) == pytest.approx(0.1, abs=0.02)
+    assert (final.ts_mono - first.ts_mono) / (final.seq - first.seq) == pytest.approx(0.1, abs=1e-6)
 
 
 def test_pacer_schedule_does_not_drift() -> None:
