@@ -13,6 +13,7 @@ import yaml
 
 from tests.support import assets
 from tests.support.broker import MosquittoBroker
+from tests.support.clips import write_visit_clip
 from tests.support.schemas import validate
 from tests.support.subscriber import Subscriber
 
@@ -124,15 +125,45 @@ def test_analyze_publish_sends_the_same_events_to_the_broker(
         subscriber.close()
 
 
-def test_analyze_in_two_processes_analyses_each_file(tmp_path: Path, clip: Path) -> None:
-    """--jobs 2 on two files: both are analysed in their own process, each into its own directory."""
+def event_summary(path: Path) -> list[tuple[object, object, object]]:
+    """(label, type, duration_s) of every event message, in order: what a replay must reproduce."""
+    return [(e["label"], e["type"], e["duration_s"]) for e in lines_of(path)]
+
+
+def test_analyze_in_two_processes_analyses_each_file_as_one_process_does(tmp_path: Path, clip: Path) -> None:
+    """--jobs 2 on two files: each is analysed in its own process, into its own directory, with the same
+    events as --jobs 1 (media time: the frames analysed and their times do not depend on the speed)."""
     second = cut_clip(assets.video(assets.PEDESTRIANS), tmp_path / "walk2.avi", CLIP_FRAMES, start=300)
     config = write_config(tmp_path)
-    out = tmp_path / "out"
+    out, serial = tmp_path / "out", tmp_path / "serial"
     done = analyze(str(clip), str(second), "--config", str(config), "--out", str(out), "--jobs", "2", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "2 of 2 files analysed" in done.stdout
+    alone = analyze(str(clip), str(second), "--config", str(config), "--out", str(serial), cwd=tmp_path)
+    assert alone.returncode == 0, alone.stderr
     for stem in ("walk", "walk2"):
         starts = [e for e in lines_of(out / stem / "events.jsonl") if e["type"] == "start"]
         assert starts, stem
         assert f"results: {out / stem}" in done.stdout
+        assert event_summary(out / stem / "events.jsonl") == event_summary(serial / stem / "events.jsonl"), stem
+
+
+def test_a_person_visit_is_one_event_of_its_length_in_media_time(tmp_path: Path) -> None:
+    """The holdout-style check of issue 15 with the default config (only the model and the camera):
+    a 34 s clip with a 14.4 s person visit gives one person event of 14.4 +- 2.5 s, on the media clock."""
+    visit = write_visit_clip(tmp_path / "visit.avi")
+    doc = {
+        "device_id": "holdout",
+        "model_dir": str(assets.assets_dir() / "models"),
+        "model": {"path": assets.SSD_MODEL.removesuffix(".tflite")},
+        "cameras": {"door": {"source": "/dev/video0"}},
+    }
+    config = tmp_path / "agent.yaml"
+    config.write_text(yaml.safe_dump(doc), encoding="utf-8")
+    done = analyze(str(visit.path), "--config", str(config), "--out", str(tmp_path / "out"), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    ends = [e for e in lines_of(tmp_path / "out" / "visit" / "events.jsonl") if e["type"] == "end"]
+    assert [e["label"] for e in ends] == ["person"], done.stdout
+    assert ends[0]["clock"] == "media"
+    assert ends[0]["duration_s"] == pytest.approx(visit.visit_s, abs=2.5)
+    assert f"{visit.frames}/{visit.frames} frames, {visit.duration_s:.1f} s of video" in done.stdout

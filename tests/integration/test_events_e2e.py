@@ -8,6 +8,8 @@ bounds here are loose on purpose (tests/data/passes.yaml holds the hand counts).
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Callable
@@ -69,6 +71,7 @@ class Run:
     discovery: list[Received]
     removal: list[Received]
     log: str
+    config_path: Path  # the config of the first, realtime run
 
     def on(self, suffix: str) -> list[Received]:
         return [m for m in self.messages if m.topic.endswith(suffix)]
@@ -102,7 +105,8 @@ def run(broker: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory) -> Ru
     everything = Subscriber(broker.host, broker.port, f"{prefix}/#")
     entities = Subscriber(broker.host, broker.port, f"{discovery_prefix}/#")
     try:
-        first = _run_agent(write_config(tmp / "agent.yaml", config))
+        config_path = write_config(tmp / "agent.yaml", config)
+        first = _run_agent(config_path)
         assert everything.wait_for(lambda msgs: any(m.payload == b"offline" for m in msgs), 10)
         first_discovery = entities.snapshot()
     finally:
@@ -131,6 +135,7 @@ def run(broker: MosquittoBroker, tmp_path_factory: pytest.TempPathFactory) -> Ru
         first_discovery,
         removal,
         first.log_path.read_text(errors="replace"),
+        config_path,
     )
 
 
@@ -281,3 +286,42 @@ def test_removing_a_camera_clears_its_discovery_entities(run: Run, broker: Mosqu
     assert retained
     assert not {m.topic for m in retained} & crossing_topics
     assert all('"walkway' in m.payload.decode() for m in retained)
+
+
+def _event_ends(events: list[dict[str, Any]]) -> dict[str, list[tuple[float, float]]]:
+    """Per label, (start offset from the camera's first event, duration_s) of every ended event, by start."""
+    ends = [e for e in events if e["type"] == "end"]
+    first = min((e["start_ts"] for e in ends), default=0.0)
+    by_label: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for e in sorted(ends, key=lambda e: (e["start_ts"], e["track_id"])):
+        by_label[e["label"]].append((e["start_ts"] - first, e["duration_s"]))
+    return dict(by_label)
+
+
+@pytest.mark.parametrize("camera", sorted(VIDEOS))
+def test_a_batch_replay_gives_the_events_of_the_realtime_run(run: Run, camera: str, tmp_path: Path) -> None:
+    """Issue 15's equivalence: the same clip played at its own pace (the run above, `realtime: true`) and
+    analysed as fast as the CPU allows (`edge-agent analyze`, the same camera settings) gives the same
+    events: labels, count, and start and duration within 0.5 s. Both run on media time and analyse the
+    same frames (detect_fps per media second), so neither speed nor load changes the answer."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "agent", "analyze", str(assets.video(VIDEOS[camera])), "--config", str(run.config_path)]
+        + ["--camera-config", camera, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=RUN_TIMEOUT_S,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stderr
+    stem = Path(VIDEOS[camera]).stem
+    batch = [json.loads(line) for line in (out / stem / "events.jsonl").read_text().splitlines()]
+    realtime = [e for e in run.events() if e["camera"] == camera]
+    assert {e["clock"] for e in realtime + batch} == {"media"}
+    live_ends, batch_ends = _event_ends(realtime), _event_ends(batch)
+    assert {k: len(v) for k, v in batch_ends.items()} == {k: len(v) for k, v in live_ends.items()}, done.stdout
+    for label, live in live_ends.items():
+        for (live_start, live_s), (batch_start, batch_s) in zip(live, batch_ends[label], strict=True):
+            assert batch_start == pytest.approx(live_start, abs=0.5), label
+            assert batch_s == pytest.approx(live_s, abs=0.5), label
