@@ -121,6 +121,7 @@ def _free_port() -> int:
 def run_agent_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
     """The real agent subprocess against a private mosquitto; returns every event payload."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     port, prefix = _free_port(), f"evq-{uuid.uuid4().hex[:8]}"
     (workdir / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
@@ -130,7 +131,7 @@ def run_agent_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any], wo
     lock, subscribed = threading.Lock(), threading.Event()
     try:
         time.sleep(0.5)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
         client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/+/events", qos=1)
         client.on_subscribe = lambda *_: subscribed.set()
 
