@@ -12,14 +12,15 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import cast
 
 import cv2
-import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.config.anomaly import AnomalyConfig
 from agent.core.anomaly import AnomalyEngine, StreamStatus, tamper_grey
+from agent.types import Image
 from tests.support.anomaly_scenarios import load_clip, run_scenario, score, video_scenarios
 from tests.support.anomaly_scripted import count_scenario, rare_scenario, zone_scenarios
 from tests.support.assets import PEDESTRIANS, TRAFFIC, assets_dir
@@ -48,11 +49,11 @@ def run_suite(weeks: int, quick: bool) -> None:
     print(f"\nnegative scenarios silent: {len(silent)}/{sum(1 for s, _ in runs if not s.expected)}")
 
 
-def _decode_hd_ms(frames: list[np.ndarray]) -> float:
+def _decode_hd_ms(frames: list[Image]) -> float:
     """Encode the frames as a 720p MPEG-4 file, then time decoding it back (ms per frame)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "hd.mp4")
-        writer = cv2.VideoWriter(path, cv2.VideoWriter_fourcc(*"mp4v"), 10.0, HD)
+        writer = cv2.VideoWriter(path, cv2.VideoWriter.fourcc(*"mp4v"), 10.0, HD)
         for frame in frames:
             writer.write(frame)
         writer.release()
@@ -66,12 +67,12 @@ def _decode_hd_ms(frames: list[np.ndarray]) -> float:
 
 def measure_cost() -> None:
     cap = cv2.VideoCapture(str(assets_dir() / "videos" / PEDESTRIANS))
-    frames = []
+    frames: list[Image] = []
     while len(frames) < COST_FRAMES:
         ok, bgr = cap.read()
         if not ok:
             break
-        frames.append(cv2.resize(bgr, HD, interpolation=cv2.INTER_LINEAR))
+        frames.append(cast(Image, cv2.resize(bgr, HD, interpolation=cv2.INTER_LINEAR)))  # 8-bit BGR, as decoded
     cap.release()
     decode_ms = _decode_hd_ms(frames)
     cfg = AnomalyConfig()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import statistics
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import bench_efficiency
 import bench_env as env
@@ -28,6 +28,7 @@ from agent.detect import ModelDetector
 from agent.detect.agreement import overall
 from agent.detect.ort_runtime import OrtRunner
 from agent.detect.quantize import QuantizeRequest, quantize_model
+from agent.types import Image
 
 TFLITE = "yolov8n_int8_416.tflite"
 YOLOX = "yolox_nano_416.onnx"
@@ -50,7 +51,8 @@ def asset(name: str) -> Path:
 def calibration(work: Path, sizes: tuple[int, ...]) -> tuple[list[dict[str, Any]], Path]:
     """Agreement of int8 builds against the number of calibration frames; returns the rows and the last build."""
     sources = (env.video(env.PEDESTRIANS), env.video(env.TRAFFIC))
-    rows, out = [], work
+    rows: list[dict[str, Any]] = []
+    out = work
     for frames in sizes:
         out = work / f"yolox_nano_416_int8_{frames}.onnx"
         request = QuantizeRequest(asset(YOLOX), asset(LABELS), sources, out, frames, HELD_OUT, threads=2)
@@ -119,7 +121,7 @@ def video_detections(model: Path) -> dict[str, dict[str, float]]:
             if not ok:
                 break
             if index % EVERY_NTH == 0:
-                labels = [d.label for d in detector.detect(image).detections]
+                labels = [d.label for d in detector.detect(cast(Image, image)).detections]  # 8-bit BGR, as decoded
                 people.append(labels.count("person"))
                 cars.append(labels.count("car"))
             index += 1

@@ -30,7 +30,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import cv2
 import yaml
@@ -41,8 +41,10 @@ sys.path.insert(0, str(REPO))
 from tests.support.assets import PEDESTRIANS, SSD_MODEL, TRAFFIC, assets_dir  # noqa: E402
 
 if TYPE_CHECKING:
+    from agent.detect import Detector, InputBuffer, InvokeOutput
     from agent.publish.topics import Topics
     from agent.records import Record
+    from agent.types import DetectionResult, Image
 
 PASSES_FILE = REPO / "tests" / "data" / "passes.yaml"
 CAMERAS = {"walkway": PEDESTRIANS, "crossing": TRAFFIC}
@@ -68,7 +70,7 @@ class EventRecord:
 def apply_overrides(name: str, camera: dict[str, Any], overrides: Iterable[str]) -> dict[str, Any]:
     """`a.b=value` (value parsed as YAML) set into a copy of a camera config dict;
     `<camera>:a.b=value` only into that camera's."""
-    result = json.loads(json.dumps(camera))
+    result: dict[str, Any] = json.loads(json.dumps(camera))  # a deep copy of a dict is a dict
     for item in overrides:
         key, _, raw = item.partition("=")
         only, sep, rest = key.partition(":")
@@ -121,6 +123,7 @@ def _free_port() -> int:
 def run_agent_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any], workdir: Path) -> list[dict[str, Any]]:
     """The real agent subprocess against a private mosquitto; returns every event payload."""
     import paho.mqtt.client as mqtt
+    from paho.mqtt.enums import CallbackAPIVersion
 
     port, prefix = _free_port(), f"evq-{uuid.uuid4().hex[:8]}"
     (workdir / "mosquitto.conf").write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n")
@@ -130,7 +133,7 @@ def run_agent_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any], wo
     lock, subscribed = threading.Lock(), threading.Event()
     try:
         time.sleep(0.5)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
         client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/+/events", qos=1)
         client.on_subscribe = lambda *_: subscribed.set()
 
@@ -166,20 +169,35 @@ def run_agent_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any], wo
 
 
 class TimedDetector:
-    """Passes detect() through to the real detector and keeps each result's inference_ms."""
+    """Passes detect() through to the real detector and keeps each result's inference_ms.
+    DetectionStage.run() calls only detect(); the staged calls pass through untimed, so this is a Detector."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Detector) -> None:
         self._inner = inner
         self.invoke_ms: list[float] = []
 
     @property
     def input_size(self) -> tuple[int, int]:
-        return self._inner.input_size  # type: ignore[no-any-return]
+        return self._inner.input_size
 
-    def detect(self, image: Any, min_score: float | None = None) -> Any:
+    def detect(self, image: Image, min_score: float | None = None) -> DetectionResult:
         result = self._inner.detect(image, min_score)
         self.invoke_ms.append(result.inference_ms)
         return result
+
+    def new_input_buffer(self) -> InputBuffer:
+        return self._inner.new_input_buffer()
+
+    def prepare(self, image: Image, buffer: InputBuffer) -> None:
+        self._inner.prepare(image, buffer)
+
+    def invoke_prepared(self, buffer: InputBuffer) -> InvokeOutput:
+        return self._inner.invoke_prepared(buffer)
+
+    def decode(
+        self, output: InvokeOutput, width: int, height: int, min_score: float | None = None
+    ) -> DetectionResult:
+        return self._inner.decode(output, width, height, min_score)
 
 
 def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -> list[dict[str, Any]]:
@@ -220,7 +238,7 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
             if ts + 1e-9 < next_ts:
                 continue
             next_ts = ts + 1.0 / cam.detect_fps
-            frame = Frame(name, seq, ts, t0 + ts, image)
+            frame = Frame(name, seq, ts, t0 + ts, cast("Image", image))  # 8-bit BGR, as decoded
             out = proc.process(frame, stage.run(frame, detector, proc.detector_floor, proc.active_boxes))
             payloads += event_payloads(topics, out)
         payloads += event_payloads(topics, proc.finish(t0 + ts))

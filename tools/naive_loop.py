@@ -16,6 +16,7 @@ import time
 import cv2
 import numpy as np
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 try:
     from ai_edge_litert.interpreter import Interpreter
@@ -44,7 +45,7 @@ def main(argv: list[str]) -> int:
     out = interpreter.get_output_details()
     _, height, width, _ = inp["shape"]
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.connect("127.0.0.1", args.port)
     client.loop_start()
 

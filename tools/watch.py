@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.cli.summary import SummaryBuilder, render
 
@@ -58,12 +59,12 @@ def main() -> int:
         nonlocal received
         received += 1
         flag = " (retained)" if msg.retain else ""
-        print(f"{msg.topic}{flag}: {summarize(msg.topic, msg.payload)}", flush=True)
+        print(f"{msg.topic}{flag}: {summarize(msg.topic, bytes(msg.payload))}", flush=True)
         builder.add(msg.topic, bytes(msg.payload), bool(msg.retain))
         if (args.count and received >= args.count) or (args.until_offline and builder.offline):
             done.set()
 
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="")
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="")
     client.on_connect = lambda c, u, f, rc, p: c.subscribe(args.topic, qos=1)
     if args.ready_file is not None:
         client.on_subscribe = lambda *_: args.ready_file.touch()

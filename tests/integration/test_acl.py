@@ -17,6 +17,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.cli import fleet as fleet_cli
 from agent.config.loader import load_config
@@ -83,7 +84,7 @@ def _subscriber(broker: MosquittoBroker, user: str, topic: str) -> Subscriber:
 
 def _publish(broker: MosquittoBroker, user: str, topic: str, payload: bytes, retain: bool = False) -> None:
     """Publish at QoS 1 and wait for PUBACK: the broker has then fully handled (or dropped) it."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
     client.username_pw_set(user, USERS[user])
     client.connect(broker.host, broker.port)
     client.loop_start()
@@ -208,7 +209,7 @@ def devices(acl_broker: MosquittoBroker, topic_prefix: str, tmp_path: Path) -> I
         path = tmp_path / f"{device}.yaml"
         path.write_text(DEVICE_CONFIG.format(device=device, prefix=topic_prefix))
         cfg = load_config(path)
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv311)
         client.username_pw_set(device, USERS[device])
         subscribed = threading.Event()
         sim = DeviceSim(

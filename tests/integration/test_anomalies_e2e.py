@@ -154,7 +154,8 @@ def onset_wall_ts(first_run: FirstRun, camera: str) -> float:
     before = [f for f in frames if f["seq"] <= onset_seq]
     assert before, f"no detections from the normal part of the {camera} video"
     last = max(before, key=lambda f: f["seq"])
-    return float(last["ts"]) + (onset_seq - last["seq"]) / video.fps
+    frames_after: int = onset_seq - last["seq"]  # seq is an integer in the detections payload
+    return float(last["ts"]) + frames_after / video.fps
 
 
 @pytest.mark.parametrize("camera", sorted(TAMPERS))

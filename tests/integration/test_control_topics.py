@@ -14,6 +14,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.publish.topics import Topics
 from agent.toggles.store import TOGGLES_FILE
@@ -114,7 +115,7 @@ def device(tmp_path: Path, broker: MosquittoBroker, topic_prefix: str) -> Iterat
     config["remote_config"] = {"allowed_dirs": [str(assets.video(assets.TRAFFIC).parent)]}
     config_path = write_config(tmp_path / "agent.yaml", config)
     subscriber = Subscriber(broker.host, broker.port, f"{topic_prefix}/#")
-    operator = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"operator-{topic_prefix}")
+    operator = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"operator-{topic_prefix}")
     operator.connect(broker.host, broker.port)
     operator.loop_start()
     dev = Device(broker, Topics(topic_prefix, "dev1"), config_path, subscriber, operator, AgentProcess(config_path))

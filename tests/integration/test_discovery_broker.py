@@ -8,6 +8,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config.outputs import DiscoveryConfig
 from agent.config.schema import AgentConfig
@@ -35,7 +36,7 @@ def plan_for(cameras: Mapping[str, Any], discovery_prefix: str, topic_prefix: st
 
 @pytest.fixture
 def publisher(broker: MosquittoBroker) -> Iterator[mqtt.Client]:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2)
     client.connect(broker.host, broker.port)
     client.loop_start()
     yield client

@@ -66,9 +66,11 @@ def test_damaged_outbox_is_reported_and_replaced(
                 write_config(tmp_path / f"{name}.yaml", config(tmp_path, private_broker, prefix, state))
             )
             agents.append(agent)
-            assert sub.wait_for(
-                lambda ms, since=started_wall: bool(storage_anomalies(ms) and new_events(ms, since)), 60
-            ), agent.log
+
+            def reported(ms: list[Received], since: float = started_wall) -> bool:
+                return bool(storage_anomalies(ms) and new_events(ms, since))
+
+            assert sub.wait_for(reported, 60), agent.log
             code, _ = agent.terminate()
             assert code == 0, agent.log
             anomaly = storage_anomalies(sub.snapshot())[0]

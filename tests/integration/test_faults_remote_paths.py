@@ -5,6 +5,7 @@ thread opened them as files; now each is rejected exactly like the plain path it
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,7 +42,7 @@ def test_file_urls_and_dev_escapes_are_rejected_like_the_plain_path(
         assert not [m.topic for m in device.subscriber.snapshot() if f"/{LEAK}/" in m.topic]
         assert f"camera {LEAK}" not in device.agent.log
 
-        allowed = {"request_id": "allowed", "cameras": {"walk": camera(assets.PEDESTRIANS)}}
+        allowed: dict[str, Any] = {"request_id": "allowed", "cameras": {"walk": camera(assets.PEDESTRIANS)}}
         allowed["cameras"]["walk"]["source"] = f"file://{assets.video(assets.PEDESTRIANS)}"
         state, _ = device.request(RequestKind.PATCH, allowed)
         assert state["status"] == "applied", state

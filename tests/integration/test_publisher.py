@@ -22,6 +22,7 @@ import numpy as np
 import paho.mqtt.client as mqtt
 import psutil
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.config.schema import MqttConfig, OutboxConfig
 from agent.publish import messages, takeover
@@ -31,7 +32,7 @@ from agent.types import BBox, DetectionResult, Event, EventKind, Frame, Track, T
 from tests.support.broker import MosquittoBroker, free_port
 from tests.support.reply_gate import ReplyGate
 from tests.support.schemas import validate_payload
-from tests.support.subscriber import Subscriber
+from tests.support.subscriber import Received, Subscriber
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(90)]
 
@@ -91,9 +92,9 @@ class SessionSubscriber:
         self._lock = threading.Lock()
         self._subscribed = threading.Event()
         self._client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"sub-{uuid.uuid4().hex[:8]}", clean_session=False
+            CallbackAPIVersion.VERSION2, client_id=f"sub-{uuid.uuid4().hex[:8]}", clean_session=False
         )
-        self._client.reconnect_delay_set(0.2, 1.0)
+        self._client.reconnect_delay_set(0.2, 1.0)  # type: ignore[arg-type]  # paho annotates int; it takes seconds as float
         self._client.on_connect = lambda c, u, f, rc, p: c.subscribe(topic, qos=1)
         self._client.on_subscribe = lambda *a: self._subscribed.set()
         self._client.on_message = self._on_message
@@ -339,7 +340,7 @@ def test_subscriptions_survive_reconnects_and_handler_errors(
 
     def delivered(payload: bytes) -> bool:
         """Publish from another client (again on each poll, in case the subscription was not active yet)."""
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+        client = mqtt.Client(CallbackAPIVersion.VERSION2)
         client.connect("127.0.0.1", private_broker.port)
         client.loop_start()
         client.publish(f"{topic_prefix}/cmd/x", payload, qos=1).wait_for_publish(5)
@@ -385,7 +386,7 @@ class Impostor:
 
     def __init__(self, port: int, client_id: str) -> None:
         self.connects = 0
-        self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+        self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
         self._client.on_connect = self._on_connect
         self._client.connect("127.0.0.1", port)
         self._client.loop_start()
@@ -449,7 +450,7 @@ def documented_broker_setup(password_file: Path, tied_ids: bool) -> str:
 
 def connect_and_mark(port: int, client_id: str, login: tuple[str, str], marker_topic: str) -> None:
     """Connect with `client_id` as another user, publish one marker (QoS 1, acknowledged), disconnect."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=client_id)
     client.username_pw_set(*login)
     accepted = threading.Event()
     client.on_connect = lambda *_a: accepted.set()
@@ -488,7 +489,10 @@ def test_documented_broker_setup_stops_a_client_of_another_user_taking_the_agent
         for n in range(1, 4):
             connect_and_mark(private_broker.port, client_id, ("intruder", users["intruder"]), f"{topic_prefix}/marker")
             # The broker sent a knocked-off agent's will before the marker, down the same connection to the watcher.
-            assert watcher.wait_for(lambda ms, n=n: len([m for m in ms if m.topic.endswith("/marker")]) == n, 10)
+            def marked(ms: list[Received], n: int = n) -> bool:
+                return len([m for m in ms if m.topic.endswith("/marker")]) == n
+
+            assert watcher.wait_for(marked, 10)
         knocked_off = any(m.payload == b"offline" for m in watcher.on(f"{DEVICE}/status"))
     finally:
         watcher.close()

@@ -159,7 +159,8 @@ def _video_steps(clip: Clip, duration_s: float, transform: Transform, fault: str
             work = transform(clip.at(source_t), t_s)
             h, w = work.shape
             grey = np.asarray(
-                cv2.resize(work, (tamper_width, round(h * tamper_width / w)), interpolation=cv2.INTER_AREA)
+                cv2.resize(work, (tamper_width, round(h * tamper_width / w)), interpolation=cv2.INTER_AREA),
+                dtype=np.uint8,  # a no-op: the resize keeps the 8-bit grey frame's dtype
             )
             delivered = [d for d in delivered if t_s - d <= FPS_WINDOW_S] + [t_s]
             span = delivered[-1] - delivered[0]

@@ -19,6 +19,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
 from agent.remote.protocol import ConfigTopics, RequestKind
 from tests.support import assets
@@ -81,7 +82,7 @@ class RemoteDevice:
             config["groups"] = list(groups)
         config_path = write_config(tmp_path / "agent.yaml", config)
         subscriber = Subscriber(broker.host, broker.port, f"{prefix}/#")
-        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"admin-{uuid.uuid4().hex[:8]}")
+        client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"admin-{uuid.uuid4().hex[:8]}")
         client.connect(broker.host, broker.port)
         client.loop_start()
         device = cls(AgentProcess(config_path, env), config_path, subscriber, client, ConfigTopics(prefix, DEVICE))

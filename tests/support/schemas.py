@@ -33,7 +33,9 @@ def _validator(name: str) -> Draft202012Validator:
 
 def schema(name: str) -> dict[str, Any]:
     """The parsed docs/schemas/<name>.schema.json (checked to be a valid draft 2020-12 schema)."""
-    return dict(_validator(name).schema)
+    parsed = _validator(name).schema
+    assert not isinstance(parsed, bool), f"{name}: a schema file holds an object, not true/false"
+    return dict(parsed)
 
 
 def validate(name: str, payload_obj: Any) -> None:

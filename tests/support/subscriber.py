@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
 
 
 @dataclass(frozen=True)
@@ -36,10 +37,10 @@ class Subscriber:
         # restarting, the subscriber reconnecting) wait for it, so a test cannot lose the race.
         session_id = connect_kwargs.pop("session_id", None)
         if session_id is None:
-            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2)
         else:
-            self._client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=session_id, clean_session=False)
-            self._client.reconnect_delay_set(0.2, 1.0)
+            self._client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=session_id, clean_session=False)
+            self._client.reconnect_delay_set(0.2, 1.0)  # type: ignore[arg-type]  # paho annotates int; it takes seconds as float
         if "username" in connect_kwargs:
             self._client.username_pw_set(connect_kwargs.pop("username"), connect_kwargs.pop("password", None))
         if "tls_ca" in connect_kwargs:
@@ -54,7 +55,7 @@ class Subscriber:
 
     def _on_message(self, client: mqtt.Client, userdata: Any, msg: mqtt.MQTTMessage) -> None:
         with self._lock:
-            self.messages.append(Received(msg.topic, msg.payload, bool(msg.retain), msg.qos, time.monotonic()))
+            self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain), msg.qos, time.monotonic()))
 
     def snapshot(self) -> list[Received]:
         with self._lock:

@@ -22,7 +22,8 @@ def _scene() -> Image:
     rng = np.random.default_rng(RNG_SEED)
     coarse = cv2.resize(rng.uniform(40, 200, (18, 32)).astype(np.float32), (320, 180), interpolation=cv2.INTER_NEAREST)
     fine = rng.normal(0, 12, (180, 320)).astype(np.float32)
-    return np.clip(coarse + fine, 0, 255).astype(np.uint8)
+    scene: Image = np.clip(coarse + fine, 0, 255).astype(np.uint8)  # np.clip of a float array is typed Any
+    return scene
 
 
 def _noisy(frame: Image, k: int) -> Image:

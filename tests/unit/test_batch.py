@@ -136,7 +136,7 @@ def test_tally_counts_started_events_final_line_totals_and_raised_anomalies() ->
     assert summary.events == {"person": 1, "car": 1}
     assert summary.lines == {"door": (2, 1)}
     assert summary.anomalies == {"loitering": 1}
-    assert summary.event_seconds == (pytest.approx(14.4),)
+    assert summary.event_seconds == (pytest.approx(14.4),)  # type: ignore[comparison-overlap]  # pytest types approx() as Approx, not float
 
 
 def test_summary_lists_each_file_and_the_failed_ones() -> None:

@@ -4,6 +4,7 @@ its boxes land in the original frame, label filtering, thresholds and load-time 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from agent.config.schema import ModelConfig, ModelKind
 from agent.detect import ModelDetector
 from agent.errors import ModelError
+from agent.types import Image
 from tests.support import assets
 from tests.support.photos import (
     ASTRONAUT_FACE,
@@ -84,7 +86,7 @@ def test_boxes_follow_the_original_frame(request: pytest.FixtureRequest, detecto
     """A frame made by repeating each pixel 2x across and 3x down gives the model the same input, and
     boxes scaled by exactly (2, 3): boxes are in the original frame's pixels, stretch-resized."""
     detector: ModelDetector = request.getfixturevalue(detector_name)
-    base = cv2.resize(photo("astronaut"), detector.input_size)
+    base = cast(Image, cv2.resize(photo("astronaut"), detector.input_size))  # keeps the photo's uint8
     wide_tall = np.ascontiguousarray(np.repeat(np.repeat(base, 3, axis=0), 2, axis=1))
     small = best(detector.detect(base).detections, "person").box
     big = best(detector.detect(wide_tall).detections, "person").box

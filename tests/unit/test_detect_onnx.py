@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import cast
 
 import cv2
 import numpy as np
@@ -16,7 +17,7 @@ from agent.catalog.resolve import load_catalog
 from agent.config.schema import Delegate, ModelConfig, ModelKind
 from agent.detect import ModelDetector
 from agent.errors import ModelError
-from agent.types import BBox
+from agent.types import BBox, Image
 from tests.support import assets, onnx_models
 from tests.support.photos import (
     ASTRONAUT_FACE,
@@ -121,7 +122,7 @@ def test_letterbox_offset_maps_back_to_the_frame(yolox: ModelDetector) -> None:
 def test_letterboxed_boxes_scale_with_the_frame(yolox: ModelDetector) -> None:
     """A 2:1 frame and the same frame with each pixel repeated 2x2 give the model the same input, and boxes
     exactly twice as large."""
-    base = cv2.resize(photo("astronaut"), (416, 208))
+    base = cast(Image, cv2.resize(photo("astronaut"), (416, 208)))  # keeps the photo's uint8
     double = np.ascontiguousarray(np.repeat(np.repeat(base, 2, axis=0), 2, axis=1))
     small = best(yolox.detect(base, min_score=0.1).detections, "person").box
     big = best(yolox.detect(double, min_score=0.1).detections, "person").box

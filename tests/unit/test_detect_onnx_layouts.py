@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import numpy.typing as npt
 import pytest
 
 from agent.detect.end_to_end import EndToEndAdapter, resolve_end_to_end_layout
@@ -87,7 +90,7 @@ def test_end_to_end_three_outputs_tells_classes_by_dtype() -> None:
     outputs = (info(0, (1, -1), np.dtype(np.int64)), info(1, (1, -1, 4)), info(2, (1, -1)))
     layout = resolve_end_to_end_layout(outputs)
     assert (layout.boxes, layout.classes, layout.packed) == (1, 0, False)
-    tensors = {0: classes, 1: boxes, 2: scores}
+    tensors: dict[int, npt.NDArray[Any]] = {0: classes, 1: boxes, 2: scores}
     result = EndToEndAdapter(layout, (64, 64), ALL, 10).decode(tensors.__getitem__, 0.3)
     assert result.class_ids.tolist() == [0, 2]
     np.testing.assert_allclose(result.boxes[1], [10 / 64, 20 / 64, 30 / 64, 40 / 64], atol=1e-6)

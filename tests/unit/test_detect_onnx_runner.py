@@ -5,7 +5,7 @@ Runtime), each fed and read through run() alone; plus the runtime choice by file
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import numpy as np
@@ -83,7 +83,7 @@ def test_reid_model_on_onnx_runs_through_the_interface() -> None:
     model = assets.model(onnx_models.YOLOX_MODEL)
     detector = ModelDetector(model, labels, ModelConfig(path=str(model), min_score=0.6))
     capture = cv2.VideoCapture(str(assets.video(assets.PEDESTRIANS)))
-    frames = [capture.read()[1] for _ in range(3)][::2]
+    frames = [cast(Image, capture.read()[1]) for _ in range(3)][::2]  # 8-bit BGR frames
     capture.release()
     runner = open_runner(assets.model(REID_ONNX), 1)
     people = []
@@ -93,7 +93,8 @@ def test_reid_model_on_onnx_runs_through_the_interface() -> None:
         people.append((boxes, [osnet_embedding(runner, np.ascontiguousarray(c)) for c in crops]))
     (boxes0, emb0), (boxes1, emb1) = people
     assert len(boxes0) >= 3
-    same, different = [], []
+    same: list[float] = []
+    different: list[float] = []
     for box, embedding in zip(boxes0, emb0, strict=True):
         nearest = min(range(len(boxes1)), key=lambda j: float(np.hypot(*np.subtract(box.center, boxes1[j].center))))
         same.append(cosine(embedding, emb1[nearest]))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import cv2
 import numpy as np
 import pytest
@@ -30,7 +32,7 @@ def read_frames(path: str, count: int) -> list[Image]:
         while len(frames) < count:
             ok, frame = capture.read()
             assert ok, f"could not decode frame {len(frames)} of {path}"
-            frames.append(frame)
+            frames.append(cast(Image, frame))  # cv2 decodes 8-bit BGR
     finally:
         capture.release()
     return frames
@@ -47,7 +49,8 @@ def traffic_frames() -> list[Image]:
 
 
 def scaled(frame: Image, gain: float) -> Image:
-    return np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)
+    out: Image = np.clip(frame.astype(np.float32) * gain, 0, 255).astype(np.uint8)  # np.clip of floats is typed Any
+    return out
 
 
 def overlap_fraction(inner: BBox, outer: BBox) -> float:
@@ -117,7 +120,7 @@ def test_unexplained_global_change_recalibrates(ped_frames: list[Image]) -> None
     as a lighting change without motion, and the new look becomes the background at once."""
     detector = MotionDetector(MotionConfig(), PED_SIZE)
     detector.update(ped_frames[0])
-    night = cv2.bitwise_not(ped_frames[0])
+    night = cast(Image, cv2.bitwise_not(ped_frames[0]))  # same dtype as its uint8 input
     switched = detector.update(night)
     assert switched.lighting_change
     assert not switched.moving

@@ -1,11 +1,13 @@
-"""Per-class greedy NMS (agent.detect.adapters.nms) on hand-made boxes."""
+"""Per-class greedy NMS (agent.geometry.nms, used by agent.detect.adapters) on hand-made boxes."""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import numpy as np
 import pytest
 
-from agent.detect.adapters import nms
+from agent.geometry import nms
 
 # Two 10x10 boxes shifted by 1 px overlap with IoU 90/110 = 0.818; shifted by 5 px, 50/150 = 0.333.
 A = [0, 0, 10, 10]
@@ -17,7 +19,7 @@ POINT = [3, 3, 3, 3]  # zero area
 
 
 def run(
-    boxes: list[list[float]], scores: list[float], classes: list[int], iou: float = 0.5, max_keep: int = 50
+    boxes: Sequence[Sequence[float]], scores: list[float], classes: list[int], iou: float = 0.5, max_keep: int = 50
 ) -> list[int]:
     result = nms(
         np.array(boxes, dtype=np.float32).reshape(-1, 4),

@@ -12,7 +12,7 @@ from agent.gate.regions import Region
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
-from agent.publish.messages import OutboundMessage
+from agent.records import Record
 from agent.types import BBox, DetectionResult, Frame
 
 
@@ -30,13 +30,13 @@ class NoProcessor:
     detector_floor = 0.3
     active_boxes: tuple[BBox, ...] = ()
 
-    def process(self, frame: Frame, result: DetectionResult | None) -> list[OutboundMessage]:
+    def process(self, frame: Frame, result: DetectionResult | None) -> list[Record]:
         return []
 
-    def tick(self, ts_wall: float) -> list[OutboundMessage]:
+    def tick(self, ts_wall: float) -> list[Record]:
         return []
 
-    def finish(self, ts_wall: float) -> list[OutboundMessage]:
+    def finish(self, ts_wall: float) -> list[Record]:
         return []
 
 

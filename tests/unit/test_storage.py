@@ -15,12 +15,12 @@ from agent.publish.outbox_ledger import Recovery
 from agent.storage.health import (
     LOW_SPACE_BYTES,
     StorageHealth,
-    StorageView,
     free_bytes,
     is_corruption,
     is_full_disk_failure,
     is_out_of_space,
 )
+from agent.types import StorageView
 
 
 @pytest.mark.parametrize(
@@ -109,7 +109,7 @@ def test_outbox_loss_anomaly_says_what_was_lost(tmp_path: Path) -> None:
 
 def _sqlite_error(text: str, code: int) -> sqlite3.Error:
     exc = sqlite3.OperationalError(text)
-    exc.sqlite_errorcode = code  # type: ignore[attr-defined]
+    exc.sqlite_errorcode = code
     return exc
 
 
