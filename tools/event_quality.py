@@ -194,9 +194,7 @@ class TimedDetector:
     def invoke_prepared(self, buffer: InputBuffer) -> InvokeOutput:
         return self._inner.invoke_prepared(buffer)
 
-    def decode(
-        self, output: InvokeOutput, width: int, height: int, min_score: float | None = None
-    ) -> DetectionResult:
+    def decode(self, output: InvokeOutput, width: int, height: int, min_score: float | None = None) -> DetectionResult:
         return self._inner.decode(output, width, height, min_score)
 
 

@@ -305,9 +305,10 @@ def test_a_batch_replay_gives_the_events_of_the_realtime_run(run: Run, camera: s
     events: labels, count, and start and duration within 0.5 s. Both run on media time and analyse the
     same frames (detect_fps per media second), so neither speed nor load changes the answer."""
     out = tmp_path / "out"
+    video = str(assets.video(VIDEOS[camera]))
+    options = ["--config", str(run.config_path), "--camera-config", camera, "--out", str(out)]
     done = subprocess.run(
-        [sys.executable, "-m", "agent", "analyze", str(assets.video(VIDEOS[camera])), "--config", str(run.config_path)]
-        + ["--camera-config", camera, "--out", str(out)],
+        [sys.executable, "-m", "agent", "analyze", video, *options],
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,

@@ -488,6 +488,7 @@ def test_documented_broker_setup_stops_a_client_of_another_user_taking_the_agent
     try:
         for n in range(1, 4):
             connect_and_mark(private_broker.port, client_id, ("intruder", users["intruder"]), f"{topic_prefix}/marker")
+
             # The broker sent a knocked-off agent's will before the marker, down the same connection to the watcher.
             def marked(ms: list[Received], n: int = n) -> bool:
                 return len([m for m in ms if m.topic.endswith("/marker")]) == n

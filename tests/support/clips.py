@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
-from skimage import data
 
 from tests.support.photos import photo
 from tests.support.tampered_video import FOURCC, read_rewinding
@@ -66,7 +65,7 @@ def write_visit_clip(out: Path) -> VisitClip:
     length is not a hand label."""
     clip = VisitClip(out, 15.0, 510, 57, 273)
     width, height, side = 1280, 720, 420
-    background = cv2.resize(cv2.cvtColor(data.brick(), cv2.COLOR_GRAY2BGR), (width, height))
+    background = cv2.resize(photo("brick"), (width, height))
     person = cv2.resize(photo("astronaut"), (side, side))
     writer = cv2.VideoWriter(str(out), cv2.VideoWriter.fourcc(*FOURCC), clip.fps, (width, height))
     if not writer.isOpened():

@@ -27,8 +27,10 @@ MIN_IOU = 0.7
 
 
 def photo(name: str) -> Image:
-    rgb = getattr(data, name)()
-    return np.ascontiguousarray(cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    """skimage.data's photo `name` as a BGR frame (greyscale ones, such as brick(), in three channels)."""
+    pixels = getattr(data, name)()
+    code = cv2.COLOR_GRAY2BGR if pixels.ndim == 2 else cv2.COLOR_RGB2BGR
+    return np.ascontiguousarray(cv2.cvtColor(pixels, code))
 
 
 def contains(box: BBox, point: tuple[float, float]) -> bool:

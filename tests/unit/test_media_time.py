@@ -48,7 +48,9 @@ def test_a_new_pass_continues_one_period_after_the_last_frame() -> None:
     assert offsets(clock, [0.0, 0.1]) == [0.3, 0.4]
 
 
-@pytest.mark.parametrize(("fps", "detect_fps", "every"), [(30.0, 5.0, 6), (15.0, 5.0, 3), (10.0, 5.0, 2), (10.0, 10.0, 1)])
+@pytest.mark.parametrize(
+    ("fps", "detect_fps", "every"), [(30.0, 5.0, 6), (15.0, 5.0, 3), (10.0, 5.0, 2), (10.0, 10.0, 1)]
+)
 def test_rate_cap_takes_every_nth_frame(fps: float, detect_fps: float, every: int) -> None:
     """Frame times k / fps, as floating point makes them: a 30 fps file at detect_fps 5 gives frames 0, 6, 12, ..."""
     cap = MediaRateCap()
