@@ -1,4 +1,4 @@
-"""The benchmark suite: `python tools/bench.py efficiency|latency|density|naive|memory|stages|interpreters|onnx|calibration|all`.
+"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|all`.
 
 Every figure is a ratio or a comparison measured within one run, because absolute times drift on a
 shared machine. Results go to bench-out/<name>.json, plots to docs/perf/*.png; each subcommand ends
@@ -18,7 +18,18 @@ for path in (str(TOOLS), str(TOOLS.parent)):
     if path not in sys.path:
         sys.path.insert(0, path)
 
-COMMANDS = ("efficiency", "latency", "density", "naive", "memory", "stages", "interpreters", "onnx", "calibration")
+COMMANDS = (
+    "efficiency",
+    "latency",
+    "batch",
+    "density",
+    "naive",
+    "memory",
+    "stages",
+    "interpreters",
+    "onnx",
+    "calibration",
+)
 TFLITE_VENV = TOOLS.parent / ".venv-tflite-runtime"
 
 
@@ -54,6 +65,10 @@ def run_command(name: str, args: argparse.Namespace) -> None:
         import bench_latency
 
         bench_latency.run(args.quick)
+    elif name == "batch":
+        import bench_batch
+
+        bench_batch.run(args.quick)
     elif name == "density":
         import bench_density
 

@@ -162,10 +162,17 @@ class CameraConfig(StrictModel):
     loop: bool = Field(False, description="Files only: start again at the end instead of ending.")
     realtime: bool = Field(
         True,
-        description="Files only: pace reading at the file's fps. false: as fast as the detector takes frames "
-        "(batch analysis: the next frame is decoded when the last was taken, so none is decoded for nothing).",
+        description="Files only: pace reading at the file's fps. false: as fast as the CPU allows (batch "
+        "analysis: the next frame is decoded when the last was taken). Either way a file's frames carry "
+        "media time, so events are the same.",
     )
-    detect_fps: float = Field(5.0, gt=0, le=1000, description="Most detector runs per second for this camera.")
+    detect_fps: float = Field(
+        5.0,
+        gt=0,
+        le=1000,
+        description="Most detector runs per second for this camera; for a video file, per second of video "
+        "(a 30 fps file at 5 analyses every 6th frame).",
+    )
     min_score: float | None = Field(
         None, ge=0.0, le=1.0, description="Per-camera minimum score; default model.min_score."
     )
