@@ -162,7 +162,7 @@ def test_rare_object_flags_new_labels_and_unusual_hours(label: str, hour: int, r
 
 
 def test_rare_object_is_silent_during_warmup_and_state_round_trips() -> None:
-    """Nothing is rare before warm-up; the histogram survives to_state/from_state through JSON."""
+    """Nothing is rare before warm-up; the histogram survives to_state/from_state (the JSON codec is test_anomaly_state's)."""
     det = _rare(warmup_tracks=1000)
     _history(det, 50)
     assert det.update(99.0, LocalTime(0, 12, 0), [_track(999, "horse")], {}) == []
