@@ -12,7 +12,7 @@ from agent.config.anomaly import AnomalyConfig, CountAnomalyConfig
 from agent.core.anomaly import AnomalyEngine, AnomalyStateError, StreamStatus
 from agent.core.anomaly.baseline import CountDetector
 from agent.core.anomaly.common import AnomalyBook, load_zone
-from agent.core.anomaly.state import STATE_VERSION, AnomalyState, CountBaselineState, decode, encode
+from agent.core.anomaly.state import STATE_VERSION, AnomalyState, CountBaselineState, LabelLevels, decode, encode
 from agent.types import Anomaly, BBox, Track, TrackState
 
 T0 = 1_717_200_000.0  # Saturday 00:00 UTC
@@ -82,6 +82,27 @@ def test_count_state_round_trips_through_json_and_keeps_judging() -> None:
     restored.from_state(_through_json(det.to_state()))
     assert restored.expectation("person", 14) == det.expectation("person", 14)
     assert [a.kind for a in _feed(restored, 2 * DAY_S + 3 * 3600.0, 5, [9])] == ["count_surge"]
+
+
+def _empty_levels(learned: int) -> LabelLevels:
+    return LabelLevels(((),) * 168, ((),) * 24, ((),), learned)
+
+
+def test_count_state_of_another_bucket_s_is_dropped_and_loaded_labels_are_capped() -> None:
+    """Samples of another bucket size are not comparable; a load keeps only configured labels, at most max_labels."""
+    det = _count()
+    _two_days(det)
+    other = _count(bucket_s=120.0)
+    other.from_state(det.to_state())
+    assert other.to_state().labels["person"].learned == 0
+    saved = CountBaselineState(60.0, {label: _empty_levels(5) for label in ("car", "person", "dog")})
+    capped = _count(labels=[], max_labels=2)
+    capped.from_state(saved)
+    assert list(capped.to_state().labels) == ["car", "person"]
+    configured = _count()
+    configured.from_state(saved)
+    assert list(configured.to_state().labels) == ["person"]
+    assert configured.to_state().labels["person"].learned == 5
 
 
 def test_count_memory_is_bounded_by_windows() -> None:
