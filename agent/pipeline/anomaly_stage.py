@@ -1,12 +1,14 @@
 """Feeds one camera's anomaly engine from the analytics thread: tracks and zones
 every processed frame, a small grey frame at the tamper check rate, the stream's
-health once a second even while no frames arrive, and persists the learned baselines."""
+health once a second even while no frames arrive, and persists the learned baselines
+(agent.core.anomaly.state's JSON; a file that does not decode is set aside, not fatal)."""
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 import logging
 import os
+import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 from agent.config.anomaly import AnomalyConfig
 from agent.core.anomaly import AnomalyEngine
 from agent.core.anomaly.common import AnomalyStateError
+from agent.core.anomaly.state import decode, encode
 from agent.core.anomaly.stream import StreamStatus
 from agent.core.anomaly.tamper import tamper_grey
 from agent.storage.health import StorageHealth
@@ -34,8 +37,11 @@ class AnomalyStage:
         state_path: Path,
         stream_status: Callable[[], StreamStatus],
         storage: StorageHealth | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
+        """`wall_clock` stamps the name a rejected state file is renamed to."""
         self._cfg = cfg
+        self._wall_clock = wall_clock
         self._storage = storage  # counts and logs a failed save (a full state_dir)
         self._engine = AnomalyEngine(camera, cfg, lambda: uuid.uuid4().hex)
         self._state_path = state_path
@@ -91,7 +97,7 @@ class AnomalyStage:
         tmp = self._state_path.with_suffix(".tmp")
         try:
             self._state_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self._engine.to_state()))
+            tmp.write_text(encode(self._engine.to_state()))
             os.replace(tmp, self._state_path)
         except OSError as exc:
             tmp.unlink(missing_ok=True)  # a partial temp file would hold space on a full disk
@@ -101,14 +107,40 @@ class AnomalyStage:
                 self._storage.write_failed(self._state_path, exc, "the baselines are saved again at the next interval")
 
     def _load_state(self) -> None:
-        if not self._state_path.exists():
+        path = self._state_path
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return
+        except UnicodeDecodeError as exc:
+            self._reject(AnomalyStateError(f"not UTF-8 text ({exc})"))
+            return
+        except OSError as exc:  # unreadable (permissions, I/O error): the file may be fine, so it stays
+            log.warning("cannot read anomaly state %s (baselines relearn from now): %s", path, exc)
             return
         try:
-            state = json.loads(self._state_path.read_text())
-            if not isinstance(state, dict):
-                raise AnomalyStateError("the file does not hold a JSON object")
-            self._engine.from_state(state)
-        except (OSError, ValueError, AnomalyStateError) as exc:
-            log.warning("ignoring anomaly state %s (baselines relearn from now): %s", self._state_path, exc)
+            self._engine.from_state(decode(text))
+        except AnomalyStateError as exc:
+            self._reject(exc)
             return
-        log.info("loaded anomaly baselines from %s", self._state_path)
+        log.info("loaded anomaly baselines from %s", path)
+
+    def _reject(self, reason: AnomalyStateError) -> None:
+        """Move a state file that does not decode aside (kept for a look) so the next save starts clean."""
+        path = self._state_path
+        stamp = dt.datetime.fromtimestamp(self._wall_clock(), dt.UTC).strftime("%Y%m%dT%H%M%SZ")
+        target = path.with_name(f"{path.name}.rejected-{stamp}")
+        try:
+            os.replace(path, target)
+        except OSError as exc:
+            log.warning(
+                "rejected anomaly state %s (%s); could not rename it to %s (%s); baselines relearn from now",
+                path,
+                reason,
+                target,
+                exc,
+            )
+            return
+        log.warning(
+            "rejected anomaly state %s (%s); renamed it to %s; baselines relearn from now", path, reason, target
+        )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,6 +12,7 @@ from agent.config.anomaly import AnomalyConfig, CountAnomalyConfig
 from agent.core.anomaly import AnomalyEngine, AnomalyStateError, StreamStatus
 from agent.core.anomaly.baseline import CountDetector
 from agent.core.anomaly.common import AnomalyBook, load_zone
+from agent.core.anomaly.state import STATE_VERSION, AnomalyState, CountBaselineState, LabelLevels, decode, encode
 from agent.types import Anomaly, BBox, Track, TrackState
 
 T0 = 1_717_200_000.0  # Saturday 00:00 UTC
@@ -66,23 +67,51 @@ def test_count_baseline_is_silent_during_warmup() -> None:
     assert _feed(det, 2 * DAY_S + 3 * 3600.0, 10, [30]) == []
 
 
+def _through_json(count: CountBaselineState) -> CountBaselineState:
+    """`count` as it comes back from a saved state file."""
+    back = decode(encode(AnomalyState(STATE_VERSION, "cam", count, None))).count
+    assert back is not None
+    return back
+
+
 def test_count_state_round_trips_through_json_and_keeps_judging() -> None:
     """A baseline saved as JSON and loaded into a new detector gives the same expectation and verdicts."""
     det = _count()
     _two_days(det)
     restored = _count()
-    restored.from_state(json.loads(json.dumps(det.to_state())))
+    restored.from_state(_through_json(det.to_state()))
     assert restored.expectation("person", 14) == det.expectation("person", 14)
     assert [a.kind for a in _feed(restored, 2 * DAY_S + 3 * 3600.0, 5, [9])] == ["count_surge"]
+
+
+def _empty_levels(learned: int) -> LabelLevels:
+    return LabelLevels(((),) * 168, ((),) * 24, ((),), learned)
+
+
+def test_count_state_of_another_bucket_s_is_dropped_and_loaded_labels_are_capped() -> None:
+    """Samples of another bucket size are not comparable; a load keeps only configured labels, at most max_labels."""
+    det = _count()
+    _two_days(det)
+    other = _count(bucket_s=120.0)
+    other.from_state(det.to_state())
+    assert other.to_state().labels["person"].learned == 0
+    saved = CountBaselineState(60.0, {label: _empty_levels(5) for label in ("car", "person", "dog")})
+    capped = _count(labels=[], max_labels=2)
+    capped.from_state(saved)
+    assert list(capped.to_state().labels) == ["car", "person"]
+    configured = _count()
+    configured.from_state(saved)
+    assert list(configured.to_state().labels) == ["person"]
+    assert configured.to_state().labels["person"].learned == 5
 
 
 def test_count_memory_is_bounded_by_windows() -> None:
     """The rolling windows never grow past their configured sizes."""
     det = _count(hour_of_week_window=8, hour_of_day_window=8, global_window=32, min_slot_samples=4)
     _two_days(det)
-    state = det.to_state()["labels"]["person"]
-    assert max(len(s) for s in state["hour_of_week"]) <= 8
-    assert len(state["global"][0]) == 32
+    state = det.to_state().labels["person"]
+    assert max(len(s) for s in state.hour_of_week) <= 8
+    assert len(state.global_[0]) == 32
 
 
 def _engine(**settings: object) -> AnomalyEngine:
@@ -115,12 +144,12 @@ def test_engine_state_round_trip_and_version_check() -> None:
     engine = _engine()
     for k in range(5):
         engine.update(T0 + k * 60, _people(2, T0 + k * 60), {}, None, None)
-    state = json.loads(json.dumps(engine.to_state()))
+    state = decode(encode(engine.to_state()))
     other = _engine()
     other.from_state(state)
     assert other.to_state() == engine.to_state()
     with pytest.raises(AnomalyStateError):
-        other.from_state({"version": 99})
+        other.from_state(replace(state, schema_version=99))
 
 
 def test_count_buckets_are_not_judged_while_detection_is_off() -> None:

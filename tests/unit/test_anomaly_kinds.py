@@ -7,10 +7,11 @@ import itertools
 import pytest
 
 from agent.config.anomaly import LoiteringConfig, RareObjectConfig, RestrictedZoneConfig, StreamAnomalyConfig
-from agent.core.anomaly.common import AnomalyBook, LocalTime
+from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, LocalTime
 from agent.core.anomaly.loitering import LoiteringDetector
 from agent.core.anomaly.rare import RareObjectDetector
 from agent.core.anomaly.restricted import RestrictedZoneDetector
+from agent.core.anomaly.state import RareObjectState
 from agent.core.anomaly.stream import StreamDetector, StreamStatus
 from agent.types import Anomaly, BBox, Track, TrackState
 
@@ -162,7 +163,7 @@ def test_rare_object_flags_new_labels_and_unusual_hours(label: str, hour: int, r
 
 
 def test_rare_object_is_silent_during_warmup_and_state_round_trips() -> None:
-    """Nothing is rare before warm-up; the histogram survives to_state/from_state through JSON."""
+    """Nothing is rare before warm-up; the histogram survives to_state/from_state (the JSON codec is test_anomaly_state's)."""
     det = _rare(warmup_tracks=1000)
     _history(det, 50)
     assert det.update(99.0, LocalTime(0, 12, 0), [_track(999, "horse")], {}) == []
@@ -170,3 +171,12 @@ def test_rare_object_is_silent_during_warmup_and_state_round_trips() -> None:
     restored.from_state(det.to_state())
     assert restored.to_state() == det.to_state()
     assert restored.total_tracks == 51
+
+
+def test_rare_object_state_loads_at_most_max_labels_and_refuses_a_short_histogram() -> None:
+    """A saved history is capped at max_labels labels; a histogram without 24 bins raises AnomalyStateError."""
+    det = _rare(max_labels=2)
+    det.from_state(RareObjectState(5.0, {label: (1,) * 24 for label in ("car", "person", "dog")}))
+    assert det.to_state() == RareObjectState(5.0, {"car": (1,) * 24, "person": (1,) * 24})
+    with pytest.raises(AnomalyStateError):
+        det.from_state(RareObjectState(None, {"car": (1,) * 23}))

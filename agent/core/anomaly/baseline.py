@@ -11,13 +11,13 @@ import datetime as dt
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
 from agent.config.anomaly import CountAnomalyConfig
 from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, local_time
+from agent.core.anomaly.state import CountBaselineState, LabelLevels, Slots
 from agent.types import Anomaly, Track, TrackState
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
@@ -42,16 +42,16 @@ class RollingSlots:
     def samples(self, slot: int) -> npt.NDArray[np.float32]:
         return self.values[slot, : self.sizes[slot]]
 
-    def to_state(self) -> list[list[float]]:
-        """Each slot's samples oldest first, rounded (JSON-able)."""
-        out: list[list[float]] = []
+    def to_state(self) -> Slots:
+        """Each slot's samples oldest first, rounded (they are saved as JSON)."""
+        out: list[tuple[float, ...]] = []
         for slot in range(self.values.shape[0]):
             n, head = int(self.sizes[slot]), int(self.heads[slot])
             ordered = np.roll(self.values[slot], -head)[-n:] if n else self.values[slot, :0]
-            out.append([round(float(v), STATE_DECIMALS) for v in ordered])
-        return out
+            out.append(tuple(round(float(v), STATE_DECIMALS) for v in ordered))
+        return tuple(out)
 
-    def load(self, slots: list[list[float]]) -> None:
+    def load(self, slots: Sequence[Sequence[float]]) -> None:
         if len(slots) != self.values.shape[0]:
             raise AnomalyStateError(f"count baseline state has {len(slots)} slots, expected {self.values.shape[0]}")
         for slot, samples in enumerate(slots):
@@ -199,35 +199,25 @@ class CountDetector:
                 out.extend([closed] if closed else [])
         return out
 
-    def to_state(self) -> dict[str, Any]:
-        return {
-            "bucket_s": self._cfg.bucket_s,
-            "labels": {
-                label: {
-                    "hour_of_week": b.hour_of_week.to_state(),
-                    "hour_of_day": b.hour_of_day.to_state(),
-                    "global": b.overall.to_state(),
-                    "learned": b.learned,
-                }
-                for label, b in self._labels.items()
-            },
+    def to_state(self) -> CountBaselineState:
+        labels = {
+            label: LabelLevels(b.hour_of_week.to_state(), b.hour_of_day.to_state(), b.overall.to_state(), b.learned)
+            for label, b in self._labels.items()
         }
+        return CountBaselineState(self._cfg.bucket_s, labels)
 
-    def from_state(self, state: dict[str, Any]) -> None:
-        """Load a saved baseline; a different bucket_s makes samples incomparable, so they are dropped."""
-        if float(state.get("bucket_s", -1.0)) != self._cfg.bucket_s:
+    def from_state(self, state: CountBaselineState) -> None:
+        """Load a saved baseline; a different bucket_s makes samples incomparable, so they are dropped.
+
+        Raises AnomalyStateError if a level has the wrong number of slots."""
+        if state.bucket_s != self._cfg.bucket_s:
             return
-        try:
-            for label, levels in dict(state["labels"]).items():
-                if label not in self._labels and (self._cfg.labels or len(self._labels) >= self._cfg.max_labels):
-                    continue
-                base = LabelBaseline(self._cfg)
-                base.hour_of_week.load(levels["hour_of_week"])
-                base.hour_of_day.load(levels["hour_of_day"])
-                base.overall.load(levels["global"])
-                base.learned = int(levels.get("learned", 0))
-                self._labels[str(label)] = base
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AnomalyStateError(
-                f"count baseline state is malformed ({exc}); delete the state file to relearn"
-            ) from exc
+        for label, levels in state.labels.items():
+            if label not in self._labels and (self._cfg.labels or len(self._labels) >= self._cfg.max_labels):
+                continue
+            base = LabelBaseline(self._cfg)
+            base.hour_of_week.load(levels.hour_of_week)
+            base.hour_of_day.load(levels.hour_of_day)
+            base.overall.load(levels.global_)
+            base.learned = levels.learned
+            self._labels[label] = base

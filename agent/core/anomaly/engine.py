@@ -2,12 +2,11 @@
 
 Pure: the analytics thread passes time, tracks, their zones, an optional small grey
 frame (at the tamper check rate) and the stream status; it gets Anomaly state
-changes back and persists `to_state()` itself."""
+changes back and persists `to_state()` itself (see state.py for the record and its JSON)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from agent.config.anomaly import AnomalyConfig
 from agent.core.anomaly.baseline import CountDetector
@@ -15,12 +14,12 @@ from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, IdFactory,
 from agent.core.anomaly.loitering import LoiteringDetector
 from agent.core.anomaly.rare import RareObjectDetector
 from agent.core.anomaly.restricted import RestrictedZoneDetector
+from agent.core.anomaly.state import STATE_VERSION, AnomalyState
 from agent.core.anomaly.stream import StreamDetector, StreamStatus
 from agent.core.anomaly.tamper import KINDS as TAMPER_KINDS
 from agent.core.anomaly.tamper import TamperDetector, tamper_features
 from agent.types import Anomaly, Image, Track
 
-STATE_VERSION = 1
 _NO_EVENTS: Mapping[int, str] = {}
 STREAM_KINDS = ("offline", "frozen", "fps_low")
 COUNT_KINDS = ("surge", "absence")
@@ -110,23 +109,24 @@ class AnomalyEngine:
             self._tamper.reset()
         return self._book.close_all(ts_wall)
 
-    def to_state(self) -> dict[str, Any]:
-        """The learned history worth keeping across restarts, JSON-able."""
-        return {
-            "version": STATE_VERSION,
-            "camera": self.camera,
-            "count": self._count.to_state() if self._count is not None else None,
-            "rare_object": self._rare.to_state() if self._rare is not None else None,
-        }
+    def to_state(self) -> AnomalyState:
+        """The learned history worth keeping across restarts."""
+        return AnomalyState(
+            schema_version=STATE_VERSION,
+            camera=self.camera,
+            count=self._count.to_state() if self._count is not None else None,
+            rare_object=self._rare.to_state() if self._rare is not None else None,
+        )
 
-    def from_state(self, state: Mapping[str, Any]) -> None:
-        """Load what `to_state` saved; raises AnomalyStateError if it is not ours."""
-        if state.get("version") != STATE_VERSION:
+    def from_state(self, state: AnomalyState) -> None:
+        """Load what `to_state` saved; raises AnomalyStateError if it is not ours.
+
+        A kind saved but now disabled, or enabled but not saved, is skipped (it starts fresh)."""
+        if state.schema_version != STATE_VERSION:
             raise AnomalyStateError(
-                f"anomaly state version {state.get('version')!r} is not {STATE_VERSION}; delete it to relearn"
+                f"anomaly state version {state.schema_version!r} is not {STATE_VERSION}; delete it to relearn"
             )
-        count, rare = state.get("count"), state.get("rare_object")
-        if self._count is not None and isinstance(count, dict):
-            self._count.from_state(count)
-        if self._rare is not None and isinstance(rare, dict):
-            self._rare.from_state(rare)
+        if self._count is not None and state.count is not None:
+            self._count.from_state(state.count)
+        if self._rare is not None and state.rare_object is not None:
+            self._rare.from_state(state.rare_object)

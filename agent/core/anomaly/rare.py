@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 from agent.config.anomaly import RareObjectConfig
 from agent.core.anomaly.common import AnomalyBook, AnomalyStateError, LocalTime
+from agent.core.anomaly.state import RareObjectState
 from agent.types import Anomaly, Track, TrackState
 
 SEEN_TRACKS_CAP = 1024  # recent track ids remembered so each track is counted once
@@ -89,20 +89,14 @@ class RareObjectDetector:
             return
         self._hours.setdefault(label, [0] * 24)[hour] += 1
 
-    def to_state(self) -> dict[str, Any]:
-        return {"first_ts": self._first_ts, "hours": {label: list(h) for label, h in self._hours.items()}}
+    def to_state(self) -> RareObjectState:
+        return RareObjectState(self._first_ts, {label: tuple(h) for label, h in self._hours.items()})
 
-    def from_state(self, state: dict[str, Any]) -> None:
-        try:
-            first = state.get("first_ts")
-            self._first_ts = None if first is None else float(first)
-            hours = {str(label): [int(v) for v in h] for label, h in dict(state["hours"]).items()}
-        except (KeyError, TypeError, ValueError) as exc:
-            raise AnomalyStateError(
-                f"rare object state is malformed ({exc}); delete the state file to relearn"
-            ) from exc
-        if any(len(h) != 24 for h in hours.values()):
+    def from_state(self, state: RareObjectState) -> None:
+        """Load a saved history (at most max_labels labels); raises AnomalyStateError on a histogram without 24 bins."""
+        if any(len(h) != 24 for h in state.hours.values()):
             raise AnomalyStateError(
                 "rare object state has a histogram without 24 hours; delete the state file to relearn"
             )
-        self._hours = dict(list(hours.items())[: self._cfg.max_labels])
+        self._first_ts = state.first_ts
+        self._hours = {label: list(h) for label, h in list(state.hours.items())[: self._cfg.max_labels]}
