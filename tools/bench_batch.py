@@ -22,8 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import bench_env as env
-import cv2
-from bench_efficiency import raw_rate
+from bench_efficiency import first_frame, raw_rate
 
 from agent.batch.config import batch_config
 from agent.batch.run import FileJob, FileResult, analyze_file
@@ -93,7 +92,7 @@ def run(quick: bool) -> None:
     videos = [env.video(name) for name in VIDEOS]
     with env.workdir("batch") as work:
         detector = ModelDetector(env.model_path(), env.labels_path(), ModelConfig(path=env.SSD_MODEL, threads=THREADS))
-        detector.detect(_first_frame(videos[0]))
+        detector.detect(first_frame(videos[0]))
         files = [measure_file(work, detector, video, window_s) for video in videos]
         rounds = 1 if quick else 2
         walls: dict[int, list[float]] = {1: [], 2: []}
@@ -114,12 +113,3 @@ def run(quick: bool) -> None:
     print(
         f"batch: worst analysed/bare ratio {worst:.3f} ({'meets' if worst >= TARGET_RATIO else 'misses'} {TARGET_RATIO})"
     )
-
-
-def _first_frame(source: Path) -> Any:
-    capture = cv2.VideoCapture(str(source))
-    ok, image = capture.read()
-    capture.release()
-    if not ok:
-        raise SystemExit(f"bench: cannot read {source}")
-    return image

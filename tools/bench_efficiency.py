@@ -116,7 +116,7 @@ def measure(quick: bool, source: Path, rounds: int, threads: int, model: Model |
         broker = env.Broker(work).start()
         try:
             detector = ModelDetector(model_file, labels_file, ModelConfig(path=str(model_file), threads=threads))
-            detector.detect(_first_frame(source))
+            detector.detect(first_frame(source))
             raws = [raw_rate(detector, window)]
             clip = paced_clip(source, float(round(PACE_FACTOR * raws[0])), work / "paced.mp4")
             raws.append(raw_rate(detector, window))
@@ -160,7 +160,7 @@ def measure(quick: bool, source: Path, rounds: int, threads: int, model: Model |
     }
 
 
-def _first_frame(source: Path) -> Any:
+def first_frame(source: Path) -> Any:
     cap = cv2.VideoCapture(str(source))
     ok, image = cap.read()
     cap.release()
