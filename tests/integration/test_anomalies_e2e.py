@@ -14,7 +14,9 @@ from typing import Any
 
 import pytest
 
+from agent.capture.media import MediaRateCap
 from agent.config.anomaly import AnomalyConfig
+from agent.config.schema import CameraConfig
 from agent.core.anomaly import anomaly_kinds
 from tests.support import assets
 from tests.support.agent_process import AgentProcess, base_config, write_config
@@ -35,6 +37,7 @@ TAMPERS = {
     "moved": ("shifted", "tamper_moved"),
 }
 CAMERAS = (*TAMPERS, "normal", "door")
+DEFAULT_DETECT_FPS = float(CameraConfig.model_fields["detect_fps"].default)  # the tampered cameras keep it
 ONSET_SLACK_S = 1.0  # the onset estimate comes from a detection frame's capture time, up to a few frames early
 DETECTION_DELAY_MAX_S = 5.0  # the issue's bound from the tamper onset to the anomaly's start
 STREAM = {"offline_sustain_s": 2.0, "resolve_s": 1.0}  # short sustain so the outage test stays quick
@@ -147,14 +150,18 @@ def test_every_anomaly_message_is_schema_valid_and_paired(first_run: FirstRun) -
 
 
 def onset_wall_ts(first_run: FirstRun, camera: str) -> float:
-    """The capture time of the first tampered frame, from the newest detections frame before it (seq = index + 1)."""
+    """The media time of the first tampered frame, from the newest detections frame before it.
+
+    A file's frames carry media time and detect_fps (the default 5) admits frames per media second, so
+    detections seq n is the file's n-th admitted frame (MediaRateCap's rule, tested on its own)."""
     video = first_run.videos[camera]
-    onset_seq = video.onset_frame + 1
+    rate_cap = MediaRateCap()
+    admitted = [i for i in range(video.frames) if rate_cap.admit(i / video.fps, DEFAULT_DETECT_FPS)]
     frames = [m.json() for m in first_run.messages if m.topic.endswith(f"/{camera}/detections")]
-    before = [f for f in frames if f["seq"] <= onset_seq]
+    before = [f for f in frames if admitted[int(f["seq"]) - 1] <= video.onset_frame]
     assert before, f"no detections from the normal part of the {camera} video"
-    last = max(before, key=lambda f: f["seq"])
-    frames_after: int = onset_seq - last["seq"]  # seq is an integer in the detections payload
+    last = max(before, key=lambda f: int(f["seq"]))
+    frames_after = video.onset_frame - admitted[int(last["seq"]) - 1]
     return float(last["ts"]) + frames_after / video.fps
 
 

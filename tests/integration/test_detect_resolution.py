@@ -65,9 +65,14 @@ def reference() -> Iterator[ReferenceDecoder]:
 def test_capture_worker_delivers_frames_at_detect_resolution(
     reference: ReferenceDecoder, width: int, expected_size: tuple[int, int], interpolation: int | None
 ) -> None:
-    """Ring frames have the detect size and equal cv2.resize of the decoded frame (or it unchanged)."""
+    """Ring frames have the detect size and equal cv2.resize of the decoded frame (or it unchanged).
+    detect_fps at the file's 30 fps, so every frame reaches the ring and seq n is the file's frame n."""
     config = CameraConfig(
-        source=str(assets.video(assets.TRAFFIC)), realtime=False, loop=False, detect_resolution={"width": width}
+        source=str(assets.video(assets.TRAFFIC)),
+        realtime=False,
+        loop=False,
+        detect_fps=30,
+        detect_resolution={"width": width},
     )
     ring = FrameRing("crossing", config.ring_slots)
     worker = CaptureWorker("crossing", config, ring)
