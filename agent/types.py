@@ -153,6 +153,10 @@ class Event:
     end_ts: float | None = None
     has_snapshot: bool = False
     clock: FrameClock = FrameClock.WALL
+    # What a second-stage classifier (agent.recognition) said about the event's best crop, if one runs
+    # for this label: e.g. label "car", sub_label "delivery_van". None until it has classified a crop.
+    sub_label: str | None = None
+    sub_label_score: float | None = None
 
     @property
     def duration_s(self) -> float:
