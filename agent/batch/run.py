@@ -39,7 +39,8 @@ from agent.toggles import CameraToggles
 
 log = logging.getLogger(__name__)
 
-POLL_S = 0.25
+PROGRESS_S = 0.25  # progress bar refresh
+DRAIN_POLL_S = 0.005
 JOIN_TIMEOUT_S = 10.0
 PUBLISHER_STOP_TIMEOUT_S = 10.0
 
@@ -127,10 +128,13 @@ def _run(job: FileJob, info: VideoInfo) -> FileResult:
     unit.capture.start()
     progress = FileProgress(sys.stderr, job.video.name, sys.stderr.isatty()) if job.show_progress else None
     try:
-        while not (unit.capture.ended.is_set() and pipeline.idle_for(job.camera)):
-            time.sleep(POLL_S)
+        while not unit.capture.ended.wait(PROGRESS_S):
             if progress is not None:
                 progress.show(_position(unit.capture.stats().frames, info, started))
+        # The last frames are still in the detector and analytics threads: a short poll, so the wall
+        # time (and x realtime) of a file is not rounded up to the progress bar's refresh.
+        while not pipeline.idle_for(job.camera):
+            time.sleep(DRAIN_POLL_S)
     finally:
         unit.capture.stop()
         unit.capture.join(JOIN_TIMEOUT_S)
