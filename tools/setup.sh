@@ -11,6 +11,7 @@ APT_PACKAGES=(
   python3-gi gir1.2-gstreamer-1.0 gir1.2-gst-rtsp-server-1.0
   gstreamer1.0-plugins-base gstreamer1.0-plugins-good gstreamer1.0-plugins-bad
   gstreamer1.0-plugins-ugly gstreamer1.0-libav
+  chromium  # the web page tests drive Debian's browser through Playwright (no browser download)
 )
 
 missing=()
@@ -36,6 +37,6 @@ fi
 stamp=.venv/.edge-agent-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the agent and its dev dependencies into .venv" >&2
-  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,onnx]" >&2
+  .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,onnx,recognition,web]" >&2
   touch "$stamp"
 fi
