@@ -38,5 +38,9 @@ stamp=.venv/.edge-agent-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing the agent and its dev dependencies into .venv" >&2
   .venv/bin/pip install -q --disable-pip-version-check -e ".[dev,onnx,recognition,web]" >&2
+  # norfair (a peer tracker in the tracking benchmark) pins numpy<2, which would downgrade numpy and
+  # OpenCV for the whole venv; it runs on numpy 2 (checked by the tracking evaluation), so it comes
+  # without its pins, its dependencies being in [dev].
+  .venv/bin/pip install -q --disable-pip-version-check --no-deps "norfair>=2.2,<3" >&2
   touch "$stamp"
 fi
