@@ -98,6 +98,45 @@ class SnapshotJob:
     ts_wall: float
 
 
+@dataclass(frozen=True, slots=True)
+class BestCrop:
+    """The best crop so far of an open event, for the consumers that look at objects (second-stage
+    classifiers, dataset capture). `image` is a private bounded copy of the box plus a margin;
+    `frame_size` is the analysed frame's (width, height) and `box` is in the frame's pixels."""
+
+    camera: str
+    label: str
+    event_id: str
+    image: Image
+    box: BBox
+    frame_size: tuple[int, int]
+    score: float
+    ts_wall: float
+
+
+@dataclass(frozen=True, slots=True)
+class RegionCrop:
+    """A copy of a state classifier's region (cameras.<camera>.states.<state>), due for classification."""
+
+    camera: str
+    state: str
+    image: Image
+    ts_wall: float
+    clock: FrameClock = FrameClock.WALL
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A state classifier's answer changed (or its first answer): `<camera>/states/<state>`, retained."""
+
+    camera: str
+    state: str
+    value: str
+    score: float
+    ts_wall: float
+    clock: FrameClock = FrameClock.WALL
+
+
 Record = (
     FrameDetections
     | Event
@@ -108,6 +147,9 @@ Record = (
     | MotionChange
     | CameraStatus
     | SnapshotJob
+    | BestCrop
+    | RegionCrop
+    | StateChange
 )
 
 

@@ -17,10 +17,10 @@ from typing import TextIO
 
 from agent.publish.sink import encode_record
 from agent.publish.topics import Topics
-from agent.records import CountChange, FrameDetections, LineTotals, Record
+from agent.records import CountChange, FrameDetections, LineTotals, Record, StateChange
 from agent.types import Anomaly, Event, LineCrossing
 
-KINDS = ("events", "anomalies", "crossings", "counts", "lines", "detections")
+KINDS = ("events", "anomalies", "crossings", "counts", "lines", "states", "detections")
 
 
 class JsonLinesSink:
@@ -50,6 +50,8 @@ class JsonLinesSink:
             case CountChange():
                 obj = {"camera": record.camera, "label": record.label, "zone": record.zone, "count": record.count}
                 self._write("counts", json.dumps({**obj, "ts": round(self._last_ts, 3)}))
+            case StateChange():
+                self._write_payload("states", record)
             case LineTotals():
                 obj = {"camera": record.camera, "line": record.line, "a_to_b": record.a_to_b, "b_to_a": record.b_to_a}
                 self._write("lines", json.dumps({**obj, "ts": round(self._last_ts, 3)}))

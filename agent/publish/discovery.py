@@ -209,6 +209,18 @@ def control_entities(
     return entities
 
 
+def state_entity(ctx: DiscoveryContext, camera: str, state: str) -> DiscoveryEntity:
+    """A sensor showing a state classifier's answer (`value`), with its score and time as attributes."""
+    topic = ctx.topics.state(camera, state)
+    fields = {
+        "state_topic": topic,
+        "value_template": "{{ value_json.value }}",
+        "json_attributes_topic": topic,
+        "json_attributes_template": "{{ {'score': value_json.score, 'ts': value_json.ts} | tojson }}",
+    }
+    return make_entity(ctx, "sensor", ("camera", camera, "state", state), f"{camera} {state}", fields)
+
+
 def camera_labels(camera: CameraConfig, default_labels: Sequence[str]) -> tuple[str, ...]:
     """The camera's `objects` allow-list, or the discovery default labels when it is empty."""
     return tuple(dict.fromkeys(camera.objects or default_labels))
@@ -238,6 +250,7 @@ def camera_entities(
             zone_parts = ("camera", camera, "zone", zone, label)
             entities.append(occupancy_entity(ctx, topic, zone_parts, f"{camera} {zone} {label}"))
             entities.append(count_entity(ctx, topic, zone_parts, f"{camera} {zone} {label}"))
+    entities.extend(state_entity(ctx, camera, state) for state in cfg.states)
     return entities
 
 
