@@ -28,3 +28,7 @@ class CatalogError(AgentError):
 
 class PublishError(AgentError):
     """The MQTT connection settings cannot be used (bad TLS files, missing password file)."""
+
+
+class RecognitionError(AgentError):
+    """A second-stage classifier cannot be trained or loaded: a bad dataset, image, model file or backbone."""
