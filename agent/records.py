@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, FrameClock, Image, LineCrossing
+from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, FrameClock, Image, LineCrossing, Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +102,9 @@ class SnapshotJob:
 class BestCrop:
     """The best crop so far of an open event, for the consumers that look at objects (second-stage
     classifiers, dataset capture). `image` is a private bounded copy of the box plus a margin;
-    `frame_size` is the analysed frame's (width, height) and `box` is in the frame's pixels."""
+    `frame_size` is the analysed frame's (width, height) and `box` is in the frame's pixels.
+    With dataset full frames on, `frame` is a bounded copy of the whole frame and `frame_tracks`
+    the camera's confirmed tracks on it (boxes in the analysed frame's pixels)."""
 
     camera: str
     label: str
@@ -112,6 +114,8 @@ class BestCrop:
     frame_size: tuple[int, int]
     score: float
     ts_wall: float
+    frame: Image | None = None
+    frame_tracks: tuple[Track, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

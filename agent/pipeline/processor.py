@@ -89,6 +89,7 @@ class SubLabelIndex(Protocol):
 
 CROP_MARGIN_FRAC = 0.1  # a little context around the box, as the classifiers were trained on (agent.dataset)
 CROP_MAX_PX = 320  # crops for classifiers and datasets are bounded copies: the backbone sees 224x224
+FRAME_MAX_PX = 1280  # whole frames for datasets (detector training images)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +99,7 @@ class SecondStageHooks:
 
     sub_labels: SubLabelIndex
     crop_labels: frozenset[str]
+    frame_labels: frozenset[str] = frozenset()  # labels whose crops also carry the whole frame (datasets)
 
 
 class CameraProcessor:
@@ -284,7 +286,13 @@ class CameraProcessor:
             image, _ = bounded_copy(frame.image[y1:y2, x1:x2], CROP_MAX_PX, CROP_MAX_PX)
             image.flags.writeable = False
             size = (frame.width, frame.height)
-            crops.append(BestCrop(self.name, track.label, best.event_id, image, box, size, track.score, frame.ts_wall))
+            crop = BestCrop(self.name, track.label, best.event_id, image, box, size, track.score, frame.ts_wall)
+            if track.label in self._second_stage.frame_labels:
+                whole, _ = bounded_copy(frame.image, FRAME_MAX_PX, FRAME_MAX_PX)
+                whole.flags.writeable = False
+                confirmed = tuple(t for t in self._tracks if t.state is TrackState.CONFIRMED)
+                crop = dataclasses.replace(crop, frame=whole, frame_tracks=confirmed)
+            crops.append(crop)
         return crops
 
     def _region_crops(self, frame: Frame) -> list[RegionCrop]:
