@@ -73,7 +73,11 @@ class ObjectClassifierWorker(threading.Thread):
         if rate is not None and crop.ts_wall - rate.last_ts < interval_s:
             rate.deferred = crop
             return
-        self._rates[crop.event_id] = _EventRate(crop.ts_wall)
+        self._queue_crop(crop, crop.ts_wall)
+
+    def _queue_crop(self, crop: BestCrop, ts: float) -> None:
+        """Queue for classification; `ts` (the record time it was released at) starts the next interval."""
+        self._rates[crop.event_id] = _EventRate(ts)
         self._rates.move_to_end(crop.event_id)
         while len(self._rates) > MAX_TRACKED_EVENTS:
             self._rates.popitem(last=False)
@@ -90,8 +94,7 @@ class ObjectClassifierWorker(threading.Thread):
         if deferred is not None and event.ts_wall - rate.last_ts >= min(
             c.config.min_interval_s for c in self._covering(deferred)
         ):
-            rate.deferred = None
-            self._offer(deferred)
+            self._queue_crop(deferred, event.ts_wall)
 
     def _covering(self, crop: BestCrop) -> list[LoadedObjectClassifier]:
         return [c for c in self._classifiers if c.config.applies_to(crop.camera, crop.label)]
