@@ -35,7 +35,7 @@ HeadKind = Literal["logistic", "linear_svm"]
 Image = npt.NDArray[np.uint8]
 FeatureFn = Callable[[Image], npt.NDArray[np.float32]]
 # Regularisation of the head on unit-length features; chosen by tools/recognition_eval.py (docs/recognition.md).
-DEFAULT_C = 10.0
+DEFAULT_C = 100.0
 
 
 @dataclass(frozen=True, slots=True)
