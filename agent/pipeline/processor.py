@@ -129,6 +129,7 @@ class CameraProcessor:
         self._second_stage = second_stage
         self._state_schedules = {state: StateSchedule(c) for state, c in cfg.states.items()}
         self._state_regions: dict[str, tuple[int, int, int, int] | None] = {}
+        self._stamped: dict[str, SubLabel] = {}  # open events: the sub_label their last message carried
         self._paused = False  # detect is OFF and this processor has ended its events for it
         self._filter = DetectionFilter(cfg, model_min_score)
         self._tracker = Tracker(cfg.tracker)
@@ -185,6 +186,7 @@ class CameraProcessor:
         self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
         events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
+        events += self._sub_label_updates(events, frame.ts_wall)
         out.extend(self._snapshot_jobs(frame))
         out.extend(self._best_crops(frame))
         out.extend(self._event_records(events))
@@ -330,11 +332,26 @@ class CameraProcessor:
             out.append(event)
         return out
 
-    @staticmethod
-    def _with_sub_label(event: Event, sub_labels: SubLabelIndex) -> Event:
+    def _sub_label_updates(self, events: list[Event], ts_wall: float) -> list[Event]:
+        """An update for each open event whose sub_label changed since its last message (and has none in
+        this frame), so a dashboard learns the sub_label without waiting for the next score update."""
+        if self._second_stage is None:
+            return []
+        sent = {event.event_id for event in events}
+        changed = [
+            event_id
+            for event_id in self._events.open_event_ids()
+            if event_id not in sent and self._second_stage.sub_labels.of(event_id) != self._stamped.get(event_id)
+        ]
+        return self._events.announce(changed, ts_wall) if changed else []
+
+    def _with_sub_label(self, event: Event, sub_labels: SubLabelIndex) -> Event:
         sub_label = sub_labels.of(event.event_id)
         if event.kind is EventKind.END:
             sub_labels.forget(event.event_id)
+            self._stamped.pop(event.event_id, None)
+        elif sub_label is not None:
+            self._stamped[event.event_id] = sub_label
         if sub_label is None:
             return event
         return dataclasses.replace(event, sub_label=sub_label.label, sub_label_score=sub_label.score)

@@ -240,3 +240,18 @@ def wait_until(condition: Callable[[], bool], timeout_s: float = 10.0) -> None:
             return
         pause.wait(0.01)
     raise AssertionError("condition not met in time")
+
+
+def test_a_new_sub_label_is_announced_by_an_update_at_the_next_frame() -> None:
+    """When the classifier gives an open event a sub_label, the next frame sends an update carrying it,
+    once: the frame after does not repeat it."""
+    book = SubLabelBook()
+    hooks = SecondStageHooks(book, frozenset({"car"}))
+    cfg = camera(events={"min_duration_s": 0.0, "update_interval_s": 3600})
+    processor = CameraProcessor("door", cfg, 0.3, DetectCounters(), second_stage=hooks)
+    out = processor.analyse(frame(1, 200), car_at(100))
+    (crop,) = [r for r in out if isinstance(r, BestCrop)]
+    book.give(crop.event_id, SubLabel("van", 0.8))
+    updates = [r for r in processor.analyse(frame(2, 200), car_at(100)) if isinstance(r, Event)]
+    assert [(u.kind, u.sub_label) for u in updates] == [(EventKind.UPDATE, "van")]
+    assert not [r for r in processor.analyse(frame(3, 200), car_at(100)) if isinstance(r, Event)]
