@@ -6,6 +6,7 @@ thread starts; a classifier file that cannot be loaded raises RecognitionError t
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from agent.catalog.resolve import model_dir_of
@@ -18,6 +19,8 @@ from agent.pipeline.processor import SecondStageHooks
 from agent.records import Record, Sink
 from agent.storage.health import StorageHealth
 from agent.types import Heartbeat
+
+log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 16  # crops waiting per worker; a newer crop of a waiting event replaces the older one
 DEFAULT_DATASET_DIR = "datasets"
@@ -75,6 +78,37 @@ class SecondStage:
             worker.join(join_timeout_s)
             if worker.is_alive():
                 alive.append(worker.name)
+        if self.objects is not None:
+            o = self.objects
+            log.info(
+                "classifier: %d crops classified, %d below min_score, %d dropped (queue full), %d errors",
+                o.classified,
+                o.below_min_score,
+                o.dropped,
+                o.errors,
+            )
+        if self.states is not None:
+            st = self.states
+            log.info(
+                "states: %d regions classified, %d changes, %d dropped, %d errors",
+                st.classified,
+                st.changes,
+                st.dropped,
+                st.errors,
+            )
+        if self.datasets is not None:
+            d = self.datasets
+            log.info(
+                "datasets: %d crops saved, %d near-duplicates, %d too small, %d dropped, %d removed by max_mb, "
+                "%d not written (disk), %d errors",
+                d.saved,
+                d.duplicates,
+                d.too_small,
+                d.dropped,
+                d.removed,
+                d.write_failed,
+                d.errors,
+            )
         return alive
 
     def heartbeats(self) -> list[Heartbeat]:
