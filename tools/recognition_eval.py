@@ -174,14 +174,14 @@ def train_time(task: Task, backbone_path: Path, work: Path) -> dict[str, Any]:
     backbone = Backbone(backbone_path, threads=2)
     backbone.features(images[0])
     settings = TrainSettings()
-    before = bare_invoke_s(backbone)
+    before = bare_invoke_s(backbone, 200)
     start = time.perf_counter()
     outcome = train_classifier(images, targets, task.classes, backbone, settings)
     train_s = time.perf_counter() - start
     save_classifier_file(work / "cars.clf", outcome.model)
     invokes = outcome.n_val + outcome.n_train * (settings.augment + 1)
     # the bare invoke is timed just before and just after training, to bracket the machine's load
-    bare_s = (before + bare_invoke_s(backbone)) / 2 * invokes
+    bare_s = (before + bare_invoke_s(backbone, 200)) / 2 * invokes
     return {"images": len(images), "train_s": train_s, "backbone_invokes": invokes, "bare_invokes_s": bare_s,
             "ratio_to_bare_invokes": train_s / bare_s, "accuracy": outcome.backbone.accuracy}
 
