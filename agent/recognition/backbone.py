@@ -22,6 +22,8 @@ DEFAULT_BACKBONE = "mobilenet_v1_1.0_224_quant_embedding_extractor.tflite"
 # Pinned like a catalogue entry: Coral test_data commit 104342d2 (Apache-2.0), see the assets README.
 KNOWN_SHA256 = {DEFAULT_BACKBONE: "f409ef4f73fcbb9667841965623c5c8524aac33d41b9bf5f3667161fb4a76319"}
 
+EDGETPU_SUFFIX = "_edgetpu"
+
 Features = npt.NDArray[np.float32]
 
 
@@ -59,6 +61,11 @@ class Backbone:
     """The embedding extractor on one thread: features(crop) -> L2-normalised float32 vector."""
 
     def __init__(self, path: Path, threads: int = 1) -> None:
+        if path.stem.endswith(EDGETPU_SUFFIX):
+            raise RecognitionError(
+                f"backbone {path} is an Edge TPU build; classifiers run the backbone on the CPU: use "
+                f"{path.name.replace(EDGETPU_SUFFIX, '')} (the same network compiled for the CPU)"
+            )
         self.path: Path = path
         self.sha256: str = file_sha256(path)
         known = KNOWN_SHA256.get(path.name)
