@@ -34,5 +34,5 @@ class InputError(AgentError):
     """A command's input (a file, a directory, an argument) cannot be used: the CLI exits 2 naming it."""
 
 
-class RecognitionError(AgentError):
+class RecognitionError(InputError):
     """A second-stage classifier cannot be trained or loaded: a bad dataset, image, model file or backbone."""

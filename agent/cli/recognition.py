@@ -44,36 +44,29 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--mirror", type=Path, metavar="DIR", help="model mirror (default $EDGE_AGENT_MODEL_MIRROR)")
 
 
-def _fail(exc: RecognitionError) -> int:
-    print(f"error: {exc}", file=sys.stderr)
-    return EXIT_BAD_INPUT
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     from agent.recognition.backbone import Backbone, resolve_backbone
     from agent.recognition.dataset import read_image, scan_image_folder
     from agent.recognition.model_file import save_classifier_file
     from agent.recognition.training import TrainSettings, train_classifier
 
-    try:
-        if args.epochs < 1 or args.augment < 0 or args.threads < 1:
-            raise RecognitionError("--epochs and --threads must be at least 1, --augment at least 0")
-        folder = scan_image_folder(args.data)
-        images = [read_image(path) for path in folder.paths]
-        backbone = Backbone(resolve_backbone(args.backbone, args.model_dir, args.mirror), args.threads)
-        settings = TrainSettings(
-            epochs=args.epochs,
-            augment=args.augment,
-            val_fraction=args.val_fraction,
-            seed=args.seed,
-            head=args.head,
-            compare_baselines=args.compare_baselines,
-        )
-        print(f"data {folder.root}: {len(images)} images, classes {', '.join(folder.classes)}")
-        print(f"backbone {backbone.path} sha256 {backbone.sha256}")
-        outcome = train_classifier(images, folder.targets, folder.classes, backbone, settings)
-    except RecognitionError as exc:
-        return _fail(exc)
+    # A RecognitionError (an InputError) goes up to agent.cli.main: exit 2 with the message naming the file.
+    if args.epochs < 1 or args.augment < 0 or args.threads < 1:
+        raise RecognitionError("--epochs and --threads must be at least 1, --augment at least 0")
+    folder = scan_image_folder(args.data)
+    images = [read_image(path) for path in folder.paths]
+    backbone = Backbone(resolve_backbone(args.backbone, args.model_dir, args.mirror), args.threads)
+    settings = TrainSettings(
+        epochs=args.epochs,
+        augment=args.augment,
+        val_fraction=args.val_fraction,
+        seed=args.seed,
+        head=args.head,
+        compare_baselines=args.compare_baselines,
+    )
+    print(f"data {folder.root}: {len(images)} images, classes {', '.join(folder.classes)}")
+    print(f"backbone {backbone.path} sha256 {backbone.sha256}")
+    outcome = train_classifier(images, folder.targets, folder.classes, backbone, settings)
     for figures in (outcome.backbone, *outcome.baselines):
         recalls = " ".join(f"{name}={value:.3f}" for name, value in figures.per_class.items())
         print(f"{figures.name}: accuracy={figures.accuracy:.4f} fit_s={figures.fit_s:.2f} recall {recalls}")
@@ -94,10 +87,7 @@ def cmd_classify(args: argparse.Namespace) -> int:
     from agent.recognition.classifier import load_classifier
     from agent.recognition.dataset import read_image
 
-    try:
-        classifier = load_classifier(args.model, args.model_dir, args.mirror, args.backbone)
-    except RecognitionError as exc:
-        return _fail(exc)
+    classifier = load_classifier(args.model, args.model_dir, args.mirror, args.backbone)
     status = EXIT_OK
     for path in args.images:
         try:
