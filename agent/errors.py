@@ -28,3 +28,11 @@ class CatalogError(AgentError):
 
 class PublishError(AgentError):
     """The MQTT connection settings cannot be used (bad TLS files, missing password file)."""
+
+
+class InputError(AgentError):
+    """A command's input (a file, a directory, an argument) cannot be used: the CLI exits 2 naming it."""
+
+
+class RecognitionError(InputError):
+    """A second-stage classifier cannot be trained or loaded: a bad dataset, image, model file or backbone."""

@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, FrameClock, Image, LineCrossing
+from agent.types import Anomaly, BBox, Detection, DetectionResult, Event, Frame, FrameClock, Image, LineCrossing, Track
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +98,49 @@ class SnapshotJob:
     ts_wall: float
 
 
+@dataclass(frozen=True, slots=True)
+class BestCrop:
+    """The best crop so far of an open event, for the consumers that look at objects (second-stage
+    classifiers, dataset capture). `image` is a private bounded copy of the box plus a margin;
+    `frame_size` is the analysed frame's (width, height) and `box` is in the frame's pixels.
+    With dataset full frames on, `frame` is a bounded copy of the whole frame and `frame_tracks`
+    the camera's confirmed tracks on it (boxes in the analysed frame's pixels)."""
+
+    camera: str
+    label: str
+    event_id: str
+    image: Image
+    box: BBox
+    frame_size: tuple[int, int]
+    score: float
+    ts_wall: float
+    frame: Image | None = None
+    frame_tracks: tuple[Track, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class RegionCrop:
+    """A copy of a state classifier's region (cameras.<camera>.states.<state>), due for classification."""
+
+    camera: str
+    state: str
+    image: Image
+    ts_wall: float
+    clock: FrameClock = FrameClock.WALL
+
+
+@dataclass(frozen=True, slots=True)
+class StateChange:
+    """A state classifier's answer changed (or its first answer): `<camera>/states/<state>`, retained."""
+
+    camera: str
+    state: str
+    value: str
+    score: float
+    ts_wall: float
+    clock: FrameClock = FrameClock.WALL
+
+
 Record = (
     FrameDetections
     | Event
@@ -108,6 +151,9 @@ Record = (
     | MotionChange
     | CameraStatus
     | SnapshotJob
+    | BestCrop
+    | RegionCrop
+    | StateChange
 )
 
 

@@ -1,26 +1,27 @@
 """Writes a batch run's records as JSON lines, one file per kind, in the MQTT payloads' schemas.
 
-`events.jsonl`, `anomalies.jsonl`, `crossings.jsonl` and `detections.jsonl` (optional: one line per
+`events.jsonl`, `anomalies.jsonl`, `crossings.jsonl`, `states.jsonl` and `detections.jsonl` (optional: one line per
 analysed frame with detections) hold exactly the payloads the MQTT sink publishes (docs/mqtt.md),
 so one parser reads both. Counts and line totals are bare values on MQTT, named by their topic;
 here each line names them: `counts.jsonl` {"camera", "label", "zone", "count", "ts"} (label null:
 every object; zone null: the whole picture) and `lines.jsonl` {"camera", "line", "a_to_b", "b_to_a", "ts"}.
 
-Runs on the analytics thread. Writes are buffered (no fsync: a batch run can be repeated); the
-files are flushed and closed by `close()` after the pipeline has stopped."""
+Runs on the analytics thread, and the state classifier's for state changes (writes are locked).
+Writes are buffered (no fsync: a batch run can be repeated); the files are flushed and closed by `close()` after the pipeline has stopped."""
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import TextIO
 
 from agent.publish.sink import encode_record
 from agent.publish.topics import Topics
-from agent.records import CountChange, FrameDetections, LineTotals, Record
+from agent.records import CountChange, FrameDetections, LineTotals, Record, StateChange
 from agent.types import Anomaly, Event, LineCrossing
 
-KINDS = ("events", "anomalies", "crossings", "counts", "lines", "detections")
+KINDS = ("events", "anomalies", "crossings", "counts", "lines", "states", "detections")
 
 
 class JsonLinesSink:
@@ -31,6 +32,7 @@ class JsonLinesSink:
         self._topics = topics
         self._detections = detections
         self._files: dict[str, TextIO] = {}
+        self._lock = threading.Lock()
         self._last_ts = 0.0  # counts carry no time of their own: the latest frame's, as a reader expects
         self.lines_written = dict.fromkeys(KINDS, 0)
 
@@ -50,6 +52,8 @@ class JsonLinesSink:
             case CountChange():
                 obj = {"camera": record.camera, "label": record.label, "zone": record.zone, "count": record.count}
                 self._write("counts", json.dumps({**obj, "ts": round(self._last_ts, 3)}))
+            case StateChange():
+                self._write_payload("states", record)
             case LineTotals():
                 obj = {"camera": record.camera, "line": record.line, "a_to_b": record.a_to_b, "b_to_a": record.b_to_a}
                 self._write("lines", json.dumps({**obj, "ts": round(self._last_ts, 3)}))
@@ -71,9 +75,10 @@ class JsonLinesSink:
             self._write(kind, message.payload.decode("utf-8"))
 
     def _write(self, kind: str, line: str) -> None:
-        handle = self._files.get(kind)
-        if handle is None:
-            self._out_dir.mkdir(parents=True, exist_ok=True)
-            handle = self._files[kind] = (self._out_dir / f"{kind}.jsonl").open("w", encoding="utf-8")
-        handle.write(line + "\n")
-        self.lines_written[kind] += 1
+        with self._lock:  # the analytics thread, and the state classifier's for state changes
+            handle = self._files.get(kind)
+            if handle is None:
+                self._out_dir.mkdir(parents=True, exist_ok=True)
+                handle = self._files[kind] = (self._out_dir / f"{kind}.jsonl").open("w", encoding="utf-8")
+            handle.write(line + "\n")
+            self.lines_written[kind] += 1

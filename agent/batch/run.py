@@ -18,6 +18,7 @@ from agent.batch.jsonlines import JsonLinesSink
 from agent.batch.progress import FileProgress, Position
 from agent.batch.tally import Tally, TallySink
 from agent.catalog.resolve import ModelDigests
+from agent.classify.stage import build_second_stage
 from agent.config.schema import AgentConfig
 from agent.daemon.cameras import CameraDeps, build_camera
 from agent.daemon.detectors import load_detectors
@@ -109,20 +110,23 @@ def _run(job: FileJob, info: VideoInfo) -> FileResult:
     topics = publisher.topics if publisher is not None else Topics(cfg.mqtt.topic_prefix, cfg.device_id)
     snapshots = _snapshot_worker(cfg, topics, publisher, storage)
     jsonl, tally = JsonLinesSink(job.out_dir, topics, job.detections), TallySink()
-    sinks: dict[str, Sink] = {"jsonl": jsonl, "tally": tally, "snapshots": snapshots}
+    second_stage = build_second_stage(cfg, storage)
+    sinks: dict[str, Sink] = {"jsonl": jsonl, "tally": tally, "snapshots": snapshots, **second_stage.sinks()}
     if publisher is not None:
         sinks["mqtt"] = MqttSink(publisher)
     fan_out = FanOutSink(sinks)
+    second_stage.bind(fan_out)
     frame_ready = WakeSignal()
     detectors = load_detectors(cfg, ModelDigests()).detectors
     pipeline = PipelineWorkers(detectors, fan_out, frame_ready)
     status = _status_listener(fan_out)
-    deps = CameraDeps(cfg, frame_ready, Snapshots(snapshots, cfg.snapshots), status, storage)
+    deps = CameraDeps(cfg, frame_ready, Snapshots(snapshots, cfg.snapshots), status, storage, second_stage.hooks)
     unit = build_camera(job.camera, cfg.cameras[job.camera], deps, CameraToggles())
     pipeline.set_lane(unit.lane())
     for worker in (snapshots, publisher):
         if worker is not None:
             worker.start()
+    second_stage.start()
     pipeline.start()
     started = time.monotonic()
     unit.capture.start()
@@ -140,6 +144,8 @@ def _run(job: FileJob, info: VideoInfo) -> FileResult:
         unit.capture.join(JOIN_TIMEOUT_S)
         if not pipeline.stop(time.time(), JOIN_TIMEOUT_S):
             log.error("%s: a pipeline thread did not stop; open events are not ended", job.video)
+        if stuck := second_stage.stop(JOIN_TIMEOUT_S):
+            log.error("%s: second-stage workers %s did not stop", job.video, ", ".join(stuck))
         snapshots.stop()
         snapshots.join(JOIN_TIMEOUT_S)
         if publisher is not None:

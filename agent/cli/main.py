@@ -1,5 +1,6 @@
 """The `edge-agent` command line: run, check-config, models list/pull/quantize, config push/status
-(remote configuration of devices, agent.cli.fleet) and analyze (batch video, agent.cli.analyze).
+(remote configuration of devices, agent.cli.fleet), analyze (batch video, agent.cli.analyze) and
+train/classify (second-stage crop classifiers, agent.cli.recognition).
 
 Exit codes: 0 success, 1 a runtime/model/catalogue error (one clear line on stderr),
 2 an invalid config (every error as `file:line: field: message`) or bad usage,
@@ -16,14 +17,14 @@ from pathlib import Path
 
 from agent import __version__
 from agent.catalog.resolve import MIRROR_ENV, load_catalog, model_dir_of
-from agent.cli import analyze, fleet, pull_progress
+from agent.cli import analyze, dataset, fleet, pull_progress, recognition
 from agent.config.checks import load_checked_config
 from agent.config.loader import load_config
-from agent.errors import AgentError, ConfigError
+from agent.errors import AgentError, ConfigError, InputError
 
 EXIT_OK = 0
 EXIT_ERROR = 1
-EXIT_CONFIG = 2
+EXIT_CONFIG = 2  # also bad input to a command (InputError)
 EXIT_INTERRUPTED = 130
 MODEL_DIR_ENV = "EDGE_AGENT_MODEL_DIR"
 DEFAULT_MODEL_DIR = Path("state/models")
@@ -186,6 +187,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     fleet.register(commands)
     analyze.register(commands)
+    dataset.register(commands)
+    recognition.register(commands)
     return parser
 
 
@@ -197,6 +200,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         for line in exc.errors:
             print(line, file=sys.stderr)
+        return EXIT_CONFIG
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     except AgentError as exc:
         print(f"error: {exc}", file=sys.stderr)

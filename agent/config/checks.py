@@ -42,7 +42,7 @@ class Finding:
 
 def check_config(cfg: AgentConfig, catalog: Catalog | None = None) -> tuple[Finding, ...]:
     """Every finding of `cfg` (already schema-valid, relative paths resolved), in config order."""
-    return (*_label_findings(cfg, catalog), *_source_findings(cfg))
+    return (*_label_findings(cfg, catalog), *_source_findings(cfg), *_second_stage_findings(cfg))
 
 
 def raise_findings(cfg: AgentConfig, lines: LineIndex, source: str, warn: Warn = log.warning) -> None:
@@ -88,6 +88,10 @@ def _labels_used(cfg: AgentConfig) -> Iterator[tuple[Loc, str]]:
         yield from _camera_labels(("cameras", name), camera)
     if _written(cfg.discovery, "labels"):
         yield from _indexed(("discovery", "labels"), cfg.discovery.labels)
+    for i, classifier in enumerate(cfg.classifiers):
+        yield from _indexed(("classifiers", i, "labels"), classifier.labels)
+    if cfg.datasets.enabled:
+        yield from _indexed(("datasets", "labels"), cfg.datasets.labels)
 
 
 def _camera_labels(at: Loc, camera: CameraConfig) -> Iterator[tuple[Loc, str]]:
@@ -141,3 +145,22 @@ def _source_findings(cfg: AgentConfig) -> Iterator[Finding]:
             yield Finding(loc, f"video source {path} is not a file")
         elif not os.access(path, os.R_OK):
             yield Finding(loc, f"video file {path} is not readable by this user")
+
+
+def _second_stage_findings(cfg: AgentConfig) -> Iterator[Finding]:
+    """Classifier and state model files exist; the cameras they and dataset capture name are configured.
+    Whether a model file is sound (checksum, backbone) is checked when the agent loads it."""
+    models: list[tuple[Loc, Path]] = [(("classifiers", i, "model"), c.model) for i, c in enumerate(cfg.classifiers)]
+    for name, camera in cfg.cameras.items():
+        models.extend((("cameras", name, "states", state, "model"), s.model) for state, s in camera.states.items())
+    for loc, path in models:
+        if not path.is_file():
+            yield Finding(loc, f"classifier file {path} does not exist (make one with `edge-agent train`)")
+    named: list[tuple[Loc, tuple[str, ...]]] = [
+        (("classifiers", i, "cameras"), c.cameras) for i, c in enumerate(cfg.classifiers)
+    ]
+    named.append((("datasets", "cameras"), cfg.datasets.cameras))
+    for at, names in named:
+        for loc, wanted in _indexed(at, names):
+            if wanted not in cfg.cameras:
+                yield Finding(loc, f"{wanted!r} is not a configured camera{did_you_mean(wanted, tuple(cfg.cameras))}")

@@ -19,6 +19,7 @@ from agent.config.base import StrictModel
 from agent.config.metrics import MetricsConfig
 from agent.config.outputs import DiscoveryConfig, SnapshotConfig
 from agent.config.perf import DetectResolution, MotionConfig, RegionsConfig
+from agent.config.recognition import DatasetCaptureConfig, ObjectClassifierConfig, StateClassifierConfig
 from agent.config.remote import RemoteConfigSettings
 from agent.config.sources import classify_source
 
@@ -232,6 +233,10 @@ class CameraConfig(StrictModel):
         default_factory=RegionsConfig, description="Detect on model-size crops around motion and tracks."
     )
     anomalies: AnomalyConfig = Field(default_factory=AnomalyConfig, description="Anomaly detection for this camera.")
+    states: dict[Name, StateClassifierConfig] = Field(
+        default_factory=dict,
+        description="Named state classifiers of a fixed region (garage door open/closed): <camera>/states/<name>.",
+    )
 
     @field_validator("source")
     @classmethod
@@ -274,6 +279,12 @@ class AgentConfig(StrictModel):
     )
     discovery: DiscoveryConfig = Field(
         default_factory=DiscoveryConfig, description="Home Assistant MQTT discovery (off by default)."
+    )
+    classifiers: tuple[ObjectClassifierConfig, ...] = Field(
+        default=(), description="Second-stage classifiers of events' best crops: they set the events' sub_label."
+    )
+    datasets: DatasetCaptureConfig = Field(
+        default_factory=DatasetCaptureConfig, description="Field dataset capture for training classifiers (off by default)."
     )
     cameras: dict[Name, CameraConfig] = Field(description="Cameras by name (the third topic level).")
     groups: list[Name] = Field(

@@ -13,7 +13,7 @@ from agent.config.schema import CameraConfig
 from agent.daemon.cameras import CameraDeps, CameraUnit, build_camera
 from agent.daemon.health import JOIN_TIMEOUT_S
 from agent.daemon.state import InForce
-from agent.pipeline.processor import Snapshots
+from agent.pipeline.processor import SecondStageHooks, Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.pipeline.workers import PipelineWorkers
 from agent.records import CameraStatus, Sink
@@ -34,11 +34,12 @@ class CameraWiring:
     frame_ready: WakeSignal
     snapshot_worker: SnapshotWorker | None
     storage: StorageHealth
+    second_stage: SecondStageHooks | None = None
 
     def deps(self) -> CameraDeps:
         config = self.in_force.config
         snapshots = Snapshots(self.snapshot_worker, config.snapshots) if self.snapshot_worker else None
-        return CameraDeps(config, self.frame_ready, snapshots, self.camera_status, self.storage)
+        return CameraDeps(config, self.frame_ready, snapshots, self.camera_status, self.storage, self.second_stage)
 
     def camera_status(self, camera: str, online: bool) -> None:
         """Called on the camera's capture thread when its source comes up or goes away."""

@@ -16,7 +16,7 @@ from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
 from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.lanes import CameraLane
-from agent.pipeline.processor import CameraProcessor, Snapshots
+from agent.pipeline.processor import CameraProcessor, SecondStageHooks, Snapshots
 from agent.pipeline.wake import WakeSignal
 from agent.storage.health import StorageHealth
 from agent.toggles import CameraToggles
@@ -61,6 +61,7 @@ class CameraDeps:
     snapshots: Snapshots | None
     status_listener: Callable[[str, bool], None]
     storage: StorageHealth | None = None  # counts failed writes under state_dir (anomaly baselines)
+    second_stage: SecondStageHooks | None = None  # best crops and sub_labels for agent.classify / agent.dataset
 
 
 def build_camera(name: str, cfg: CameraConfig, deps: CameraDeps, toggles: CameraToggles) -> CameraUnit:
@@ -100,6 +101,7 @@ def build_processor(
         snapshots=deps.snapshots,
         toggles=toggles,
         motion=detection.motion_active,
+        second_stage=deps.second_stage,
     )
     return processor, counters
 

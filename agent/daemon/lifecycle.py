@@ -17,13 +17,15 @@ CONFIG_JOIN_TIMEOUT_S = 10.0  # an apply under way when the stop comes may finis
 
 
 def start(agent: RunningAgent) -> None:
-    """Exporter, broker, snapshots, then the cameras and the pipeline, then remote config and its thread."""
+    """Exporter, broker, snapshots and the second stage, then the cameras and the pipeline, then remote config
+    and its thread."""
     if agent.metrics is not None:
         agent.metrics.start()
     agent.publisher.start()
     agent.stats.report_outbox_loss()
     if agent.snapshot_worker is not None:
         agent.snapshot_worker.start()
+    agent.second_stage.start()
     agent.reconciler.bring_up()
     agent.pipeline.start()
     agent.remote.start()
@@ -67,6 +69,9 @@ def shutdown(agent: RunningAgent) -> None:
     agent.cameras.stop_captures()
     if not agent.pipeline.stop(time.time(), JOIN_TIMEOUT_S):
         log.error("a pipeline thread did not stop within %.0f s; open events are not ended", JOIN_TIMEOUT_S)
+    stuck = agent.second_stage.stop(JOIN_TIMEOUT_S)  # their last state changes go out before offline
+    if stuck:
+        log.error("second-stage workers %s did not stop within %.0f s", ", ".join(stuck), JOIN_TIMEOUT_S)
     if agent.snapshot_worker is not None:
         agent.snapshot_worker.stop()
         agent.snapshot_worker.join(JOIN_TIMEOUT_S)

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agent.catalog.resolve import ModelDigests
+from agent.classify.stage import SecondStage, build_second_stage
 from agent.config.schema import AgentConfig
 from agent.daemon.camera_set import CameraWiring, RunningCameras
 from agent.daemon.detectors import load_detectors
@@ -45,6 +46,7 @@ class RunningAgent:
     publisher: SwappablePublisher
     metrics: MetricsExporter | None
     snapshot_worker: SnapshotWorker | None
+    second_stage: SecondStage
     pipeline: PipelineWorkers
     toggles: ToggleController
     cameras: RunningCameras
@@ -66,13 +68,14 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
     publisher = SwappablePublisher(config, storage)
     frame_ready = WakeSignal()
     snapshot_worker = build_snapshot_worker(config, publisher, storage)
-    sink = build_sinks(publisher, snapshot_worker)
+    second_stage = build_second_stage(config, storage)
+    sink = build_sinks(publisher, snapshot_worker, second_stage)
     pipeline = PipelineWorkers(in_force.model.detectors, sink, frame_ready)
     toggles = ToggleController(
         config.state_dir, publisher.send, snapshots_available=snapshot_worker is not None, storage=storage
     )
     metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
-    wiring = CameraWiring(in_force, sink, frame_ready, snapshot_worker, storage)
+    wiring = CameraWiring(in_force, sink, frame_ready, snapshot_worker, storage, second_stage.hooks)
     cameras = RunningCameras(wiring, pipeline, toggles)
     config_alive = Liveness()
     reconciler = Reconciler(in_force, digests, publisher, cameras, pipeline, toggles, storage, config_alive.beat)
@@ -87,6 +90,7 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
         publisher=publisher,
         metrics=metrics,
         snapshot_worker=snapshot_worker,
+        second_stage=second_stage,
         pipeline=pipeline,
         toggles=toggles,
         cameras=cameras,
@@ -95,7 +99,7 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
         config_worker=config_worker,
         stats=StatsReporter(in_force, cameras, publisher, metrics, started_mono),
         readiness=Readiness(notifier, cameras, publisher, in_force),
-        watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker),
+        watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker, second_stage),
     )
 
 
@@ -112,9 +116,14 @@ def build_snapshot_worker(
     return SnapshotWorker(publisher.topics, cfg, publisher.send, store, storage=storage)
 
 
-def build_sinks(publisher: SwappablePublisher, snapshot_worker: SnapshotWorker | None) -> FanOutSink:
+def build_sinks(
+    publisher: SwappablePublisher, snapshot_worker: SnapshotWorker | None, second_stage: SecondStage
+) -> FanOutSink:
     """Every consumer of the pipeline's records (agent.records); adding one is a line here."""
     sinks: dict[str, Sink] = {"mqtt": MqttSink(publisher)}
     if snapshot_worker is not None:
         sinks["snapshots"] = snapshot_worker
-    return FanOutSink(sinks)
+    sinks.update(second_stage.sinks())  # classifier, states, datasets
+    fan_out = FanOutSink(sinks)
+    second_stage.bind(fan_out)  # state changes are records for every sink
+    return fan_out

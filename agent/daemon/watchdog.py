@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 
+from agent.classify.stage import SecondStage
 from agent.daemon.camera_set import RunningCameras
 from agent.daemon.health import stalled_workers
 from agent.daemon.notify import SystemdNotifier
@@ -76,8 +77,10 @@ class Watchdog:
         cameras: RunningCameras,
         snapshot_worker: SnapshotWorker | None,
         config_worker: ConfigWorker,
+        second_stage: SecondStage | None = None,
     ) -> None:
         self._notifier = notifier
+        self._second_stage = second_stage
         self._pipeline = pipeline
         self._cameras = cameras
         self._snapshot_worker = snapshot_worker
@@ -102,5 +105,7 @@ class Watchdog:
         beats += self._cameras.heartbeats()
         if self._snapshot_worker is not None:
             beats.append(Heartbeat("snapshots", self._snapshot_worker.heartbeat_mono, True))
+        if self._second_stage is not None:
+            beats += self._second_stage.heartbeats()
         beats.append(Heartbeat("config", self._config_worker.heartbeat_mono, self._config_worker.is_alive()))
         return beats

@@ -8,12 +8,18 @@ toggles are read on every frame: with detect OFF its events end and tracking pau
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import numpy as np
+
+from agent.classify.region import region_pixels
+from agent.classify.schedule import StateSchedule
+from agent.classify.sub_labels import SubLabel
 from agent.config.outputs import SnapshotConfig
 from agent.config.schema import CameraConfig
 from agent.core.counts import ObjectCounter
@@ -22,12 +28,35 @@ from agent.core.filters import DetectionFilter
 from agent.core.lines import LineCounter
 from agent.core.track import Tracker
 from agent.core.zones import ZoneTracker
+from agent.errors import ConfigError
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
-from agent.records import CountChange, FrameDetections, LineTotals, MotionChange, Record, SnapshotJob
-from agent.snapshots.worker import make_jobs
+from agent.records import (
+    BestCrop,
+    CountChange,
+    FrameDetections,
+    LineTotals,
+    MotionChange,
+    Record,
+    RegionCrop,
+    SnapshotJob,
+)
+from agent.snapshots.worker import bounded_copy, crop_region, make_jobs
 from agent.toggles import CameraToggles
-from agent.types import Anomaly, BBox, DetectionResult, Event, Frame, FrameClock, LineCrossing, Track, TrackState
+from agent.types import (
+    Anomaly,
+    BBox,
+    DetectionResult,
+    Event,
+    EventKind,
+    Frame,
+    FrameClock,
+    LineCrossing,
+    Track,
+    TrackState,
+)
+
+log = logging.getLogger(__name__)
 
 ZonesByTrack = dict[int, tuple[str, ...]]
 MotionReader = Callable[[float], bool]  # is there motion at this monotonic time (DetectionStage.motion_active)
@@ -50,6 +79,29 @@ class Snapshots:
     config: SnapshotConfig
 
 
+class SubLabelIndex(Protocol):
+    """The sub_labels second-stage classifiers gave to open events (agent.classify.sub_labels.SubLabelBook)."""
+
+    def of(self, event_id: str) -> SubLabel | None: ...
+
+    def forget(self, event_id: str) -> None: ...
+
+
+CROP_MARGIN_FRAC = 0.1  # a little context around the box, as the classifiers were trained on (agent.dataset)
+CROP_MAX_PX = 320  # crops for classifiers and datasets are bounded copies: the backbone sees 224x224
+FRAME_MAX_PX = 1280  # whole frames for datasets (detector training images)
+
+
+@dataclass(frozen=True, slots=True)
+class SecondStageHooks:
+    """What the second stage (agent.classify, agent.dataset) needs from a camera's analytics: the best
+    crops of events of `crop_labels`, and the sub_labels to put on event messages."""
+
+    sub_labels: SubLabelIndex
+    crop_labels: frozenset[str]
+    frame_labels: frozenset[str] = frozenset()  # labels whose crops also carry the whole frame (datasets)
+
+
 class CameraProcessor:
     """Everything that happens to one camera's frame after capture."""
 
@@ -64,6 +116,7 @@ class CameraProcessor:
         event_ids: Callable[[], str] = new_event_id,
         toggles: CameraToggles | None = None,
         motion: MotionReader | None = None,
+        second_stage: SecondStageHooks | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -73,6 +126,10 @@ class CameraProcessor:
         self._toggles = toggles if toggles is not None else CameraToggles()
         self._motion = motion
         self._motion_reported: bool | None = None
+        self._second_stage = second_stage
+        self._state_schedules = {state: StateSchedule(c) for state, c in cfg.states.items()}
+        self._state_regions: dict[str, tuple[int, int, int, int] | None] = {}
+        self._stamped: dict[str, SubLabel] = {}  # open events: the sub_label their last message carried
         self._paused = False  # detect is OFF and this processor has ended its events for it
         self._filter = DetectionFilter(cfg, model_min_score)
         self._tracker = Tracker(cfg.tracker)
@@ -111,6 +168,8 @@ class CameraProcessor:
             self._paused = False
             self._counters.detected(result.inference_ms, time.monotonic())  # the pipeline's own pace
             out = self.analyse(frame, result)
+        if self._toggles.detect:
+            out.extend(self._region_crops(frame))
         # Last: if the analysis of this frame raised, the motion change is reported with the next one.
         out.extend(self._motion_records(frame.ts_mono))
         return self._on_clock(out)
@@ -127,7 +186,9 @@ class CameraProcessor:
         self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
         events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
+        events += self._sub_label_updates(events, frame.ts_wall)
         out.extend(self._snapshot_jobs(frame))
+        out.extend(self._best_crops(frame))
         out.extend(self._event_records(events))
         out.extend(self._line_records(lines, frame.ts_wall))
         out.extend(self._count_records())
@@ -213,11 +274,87 @@ class CameraProcessor:
         best = ((b.event_id, b.track) for b in self._events.best_frames)
         return make_jobs(frame, best, self._snapshots.config)
 
+    def _best_crops(self, frame: Frame) -> list[BestCrop]:
+        """Bounded copies of the boxes of this frame's best frames, for labels the second stage wants."""
+        if self._second_stage is None or not self._second_stage.crop_labels:
+            return []
+        crops = []
+        for best in self._events.best_frames:
+            track = best.track
+            if track.label not in self._second_stage.crop_labels:
+                continue
+            box = track.box.clipped(frame.width, frame.height)
+            x1, y1, x2, y2 = crop_region(box, frame.width, frame.height, CROP_MARGIN_FRAC)
+            image, _ = bounded_copy(frame.image[y1:y2, x1:x2], CROP_MAX_PX, CROP_MAX_PX)
+            image.flags.writeable = False
+            size = (frame.width, frame.height)
+            crop = BestCrop(self.name, track.label, best.event_id, image, box, size, track.score, frame.ts_wall)
+            if track.label in self._second_stage.frame_labels:
+                whole, _ = bounded_copy(frame.image, FRAME_MAX_PX, FRAME_MAX_PX)
+                whole.flags.writeable = False
+                confirmed = tuple(t for t in self._tracks if t.state is TrackState.CONFIRMED)
+                crop = dataclasses.replace(crop, frame=whole, frame_tracks=confirmed)
+            crops.append(crop)
+        return crops
+
+    def _region_crops(self, frame: Frame) -> list[RegionCrop]:
+        """Copies of the state classifiers' regions that are due at this frame."""
+        crops = []
+        motion = self._motion(frame.ts_mono) if self._motion is not None else True
+        for state, schedule in self._state_schedules.items():
+            if not schedule.due(frame.ts_wall, motion):
+                continue
+            region = self._state_region(state, frame.width, frame.height)
+            if region is not None:
+                x1, y1, x2, y2 = region
+                image = np.array(frame.image[y1:y2, x1:x2], copy=True)
+                image.flags.writeable = False
+                crops.append(RegionCrop(self.name, state, image, frame.ts_wall, frame.clock))
+        return crops
+
+    def _state_region(self, state: str, width: int, height: int) -> tuple[int, int, int, int] | None:
+        """The region in pixels, worked out at the first frame; a region outside the frame is logged once and skipped."""
+        if state not in self._state_regions:
+            try:
+                self._state_regions[state] = region_pixels(self.name, state, self.cfg.states[state], width, height)
+            except ConfigError as exc:
+                log.error("state classifier %s/%s is off: %s", self.name, state, exc)
+                self._state_regions[state] = None
+        return self._state_regions[state]
+
     def _event_records(self, events: list[Event]) -> list[Record]:
-        if self._snapshots is None:
-            return list(events)
-        index = self._snapshots.index
-        return [dataclasses.replace(event, has_snapshot=index.has_snapshot(event.event_id)) for event in events]
+        out: list[Record] = []
+        for event in events:
+            if self._snapshots is not None:
+                event = dataclasses.replace(event, has_snapshot=self._snapshots.index.has_snapshot(event.event_id))
+            if self._second_stage is not None:
+                event = self._with_sub_label(event, self._second_stage.sub_labels)
+            out.append(event)
+        return out
+
+    def _sub_label_updates(self, events: list[Event], ts_wall: float) -> list[Event]:
+        """An update for each open event whose sub_label changed since its last message (and has none in
+        this frame), so a dashboard learns the sub_label without waiting for the next score update."""
+        if self._second_stage is None:
+            return []
+        sent = {event.event_id for event in events}
+        changed = [
+            event_id
+            for event_id in self._events.open_event_ids()
+            if event_id not in sent and self._second_stage.sub_labels.of(event_id) != self._stamped.get(event_id)
+        ]
+        return self._events.announce(changed, ts_wall) if changed else []
+
+    def _with_sub_label(self, event: Event, sub_labels: SubLabelIndex) -> Event:
+        sub_label = sub_labels.of(event.event_id)
+        if event.kind is EventKind.END:
+            sub_labels.forget(event.event_id)
+            self._stamped.pop(event.event_id, None)
+        elif sub_label is not None:
+            self._stamped[event.event_id] = sub_label
+        if sub_label is None:
+            return event
+        return dataclasses.replace(event, sub_label=sub_label.label, sub_label_score=sub_label.score)
 
     def _line_records(self, lines: LineCounter, ts_wall: float) -> list[Record]:
         crossings = lines.update(self._tracks, self._events.open_event_id, ts_wall)

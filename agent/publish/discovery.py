@@ -209,6 +209,41 @@ def control_entities(
     return entities
 
 
+def state_entity(ctx: DiscoveryContext, camera: str, state: str) -> DiscoveryEntity:
+    """A sensor showing a state classifier's answer (`value`), with its score and time as attributes."""
+    topic = ctx.topics.state(camera, state)
+    fields = {
+        "state_topic": topic,
+        "value_template": "{{ value_json.value }}",
+        "json_attributes_topic": topic,
+        "json_attributes_template": "{{ {'score': value_json.score, 'ts': value_json.ts} | tojson }}",
+    }
+    return make_entity(ctx, "sensor", ("camera", camera, "state", state), f"{camera} {state}", fields)
+
+
+def sub_label_entity(ctx: DiscoveryContext, camera: str, label: str) -> DiscoveryEntity:
+    """A sensor showing the sub_label of the camera's latest `label` event that has one (a second-stage
+    classifier's answer), with its score and event id as attributes; other events keep its state."""
+    match = f"value_json.camera == {json.dumps(camera)} and value_json.label == {json.dumps(label)} and value_json.sub_label"
+    fields = {
+        "state_topic": ctx.topics.events(),
+        "value_template": f"{{% if {match} %}}{{{{ value_json.sub_label }}}}{{% else %}}{{{{ this.state }}}}{{% endif %}}",
+        "json_attributes_topic": ctx.topics.events(),
+        "json_attributes_template": (
+            f"{{% if {match} %}}{{{{ {{'sub_label_score': value_json.sub_label_score, 'event_id': value_json.event_id,"
+            " 'type': value_json.type} | tojson }}{% else %}{{ this.attributes | tojson }}{% endif %}"
+        ),
+    }
+    parts = ("camera", camera, label, "sub_label")
+    return make_entity(ctx, "sensor", parts, f"{camera} {label} sub label", fields)
+
+
+def classified_labels(config: AgentConfig, camera: str) -> tuple[str, ...]:
+    """The labels a second-stage classifier gives sub_labels to on this camera."""
+    found = (label for c in config.classifiers if not c.cameras or camera in c.cameras for label in c.labels)
+    return tuple(dict.fromkeys(found))
+
+
 def camera_labels(camera: CameraConfig, default_labels: Sequence[str]) -> tuple[str, ...]:
     """The camera's `objects` allow-list, or the discovery default labels when it is empty."""
     return tuple(dict.fromkeys(camera.objects or default_labels))
@@ -238,6 +273,7 @@ def camera_entities(
             zone_parts = ("camera", camera, "zone", zone, label)
             entities.append(occupancy_entity(ctx, topic, zone_parts, f"{camera} {zone} {label}"))
             entities.append(count_entity(ctx, topic, zone_parts, f"{camera} {zone} {label}"))
+    entities.extend(state_entity(ctx, camera, state) for state in cfg.states)
     return entities
 
 
@@ -261,6 +297,7 @@ def build_plan(
             entities.extend(control_entities(ctx, name, config.cameras[name], config.snapshots.enabled))
             kinds = enabled_anomaly_kinds(config.cameras[name].anomalies) if anomaly_kinds is None else anomaly_kinds
             entities.extend(anomaly_entities(ctx, [name], kinds))
+            entities.extend(sub_label_entity(ctx, name, label) for label in classified_labels(config, name))
     except ValueError as exc:
         raise ConfigError(f"home assistant discovery: {exc}; rename it in the config") from exc
     return DiscoveryPlan(tuple(entities), discovery.qos)

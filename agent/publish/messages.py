@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 
 from agent.publish.topics import Topics
-from agent.records import FrameDetections
+from agent.records import FrameDetections, StateChange
 from agent.types import Anomaly, CameraStats, Event, LineCrossing, PublisherStats, StatsSnapshot
 
 SCHEMA_VERSION = 1
@@ -174,6 +174,8 @@ def encode_event(topics: Topics, event: Event, msg_id: str | None = None) -> Out
         "duration_s": _r(event.duration_s, TS_DIGITS),
         "clock": event.clock.value,
         "has_snapshot": event.has_snapshot,
+        "sub_label": event.sub_label,
+        "sub_label_score": _opt(event.sub_label_score, SCORE_DIGITS),
     }
     return _json(topics.events(), obj, QOS_DURABLE, False, True)
 
@@ -205,6 +207,20 @@ def _switch(topic: str, on: bool) -> OutboundMessage:
 def encode_toggle_state(topics: Topics, camera: str, toggle: str, on: bool) -> OutboundMessage:
     """A runtime toggle's current value (`ON`/`OFF` text), retained: what Home Assistant's switch shows."""
     return _switch(topics.toggle_state(camera, toggle), on)
+
+
+def encode_state(topics: Topics, change: StateChange) -> OutboundMessage:
+    """A state classifier's answer on `<camera>/states/<state>`, retained, sent on change only."""
+    obj = {
+        "schema_version": SCHEMA_VERSION,
+        "camera": change.camera,
+        "state": change.state,
+        "value": change.value,
+        "score": _r(change.score, SCORE_DIGITS),
+        "ts": _r(change.ts_wall, TS_DIGITS),
+        "clock": change.clock.value,
+    }
+    return _json(topics.state(change.camera, change.state), obj, QOS_STATE, True, False)
 
 
 def encode_motion(topics: Topics, camera: str, on: bool) -> OutboundMessage:

@@ -12,13 +12,16 @@ from agent.publish import messages
 from agent.publish.messages import OutboundMessage
 from agent.publish.topics import Topics
 from agent.records import (
+    BestCrop,
     CameraStatus,
     CountChange,
     FrameDetections,
     LineTotals,
     MotionChange,
     Record,
+    RegionCrop,
     SnapshotJob,
+    StateChange,
 )
 from agent.types import Anomaly, Event, LineCrossing
 
@@ -46,7 +49,7 @@ class MqttSink:
 
 
 def encode_record(topics: Topics, record: Record) -> OutboundMessage | None:
-    """The message a record is published as; None for records other sinks handle (snapshot jobs)."""
+    """The message a record is published as; None for records other sinks handle (snapshot jobs, crops)."""
     match record:
         case FrameDetections():
             return messages.encode_detections(topics, record)
@@ -64,7 +67,9 @@ def encode_record(topics: Topics, record: Record) -> OutboundMessage | None:
             return messages.encode_motion(topics, record.camera, record.on)
         case CameraStatus():
             return messages.encode_camera_status(topics, record.camera, record.online)
-        case SnapshotJob():
+        case StateChange():
+            return messages.encode_state(topics, record)
+        case SnapshotJob() | BestCrop() | RegionCrop():
             return None
 
 

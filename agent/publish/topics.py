@@ -102,6 +102,10 @@ class Topics:
         """Every object the camera tracks, whatever its label (Frigate's `<camera>/all`)."""
         return f"{self._camera(camera)}/all"
 
+    def state(self, camera: str, state: str) -> str:
+        """A state classifier's answer (cameras.<camera>.states.<state>), retained."""
+        return f"{self._camera(camera)}/states/{check_level('state', state)}"
+
     def motion(self, camera: str) -> str:
         return f"{self._camera(camera)}/motion"
 

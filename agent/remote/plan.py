@@ -24,6 +24,8 @@ START_ONLY_FIELDS = (
     "snapshots.enabled",  # the snapshot worker exists or not from the start
     "snapshots.save",
     "snapshots.save_dir",
+    "classifiers",  # the second stage (agent.classify.stage) loads its models once
+    "datasets",
 )
 OUTBOX = "outbox"  # read when a publisher is built: at start and on a broker reconnect only
 
@@ -77,7 +79,17 @@ def restart_required(old: AgentConfig, new: AgentConfig) -> tuple[str, ...]:
     changed = [name for name in START_ONLY_FIELDS if _value(old, name) != _value(new, name)]
     if _mqtt_connection_changed(old, new) is False and _value(old, OUTBOX) != _value(new, OUTBOX):
         changed.append(OUTBOX)
-    return tuple(field for name in changed for field in _detail(old, new, name))
+    states = [  # state classifiers are loaded with the second stage, at start
+        f"{CAMERAS}.{name}.states"
+        for name in sorted(old.cameras.keys() | new.cameras.keys())
+        if _states(old, name) != _states(new, name)
+    ]
+    return (*(field for name in changed for field in _detail(old, new, name)), *states)
+
+
+def _states(cfg: AgentConfig, camera: str) -> object:
+    found = cfg.cameras.get(camera)
+    return {} if found is None or not found.enabled else {k: v.model_dump() for k, v in found.states.items()}
 
 
 def _value(cfg: AgentConfig, dotted: str) -> object:

@@ -281,3 +281,58 @@ def test_removed_camera_clears_its_control_entities() -> None:
     front_controls = {e.topic for e in full.entities if e.unique_id.endswith(controls)}
     assert len(front_controls) == 4
     assert front_controls <= removed
+
+
+def second_stage_config() -> AgentConfig:
+    return AgentConfig.model_validate(
+        {
+            "device_id": "dev1",
+            "mqtt": {"topic_prefix": "edge"},
+            "model": {"path": "ssd"},
+            "classifiers": [{"model": "vans.clf", "labels": ["car"], "cameras": ["front"]}],
+            "cameras": {
+                "front": {
+                    "source": "rtsp://cam/front",
+                    "states": {"door": {"model": "door.clf", "region": [0, 0, 0.5, 0.5]}},
+                },
+                "back": {"source": "rtsp://cam/back"},
+            },
+        }
+    )
+
+
+def render(template: str, value_json: dict[str, Any], this: dict[str, Any]) -> str:
+    """Render an entity template as Home Assistant would (Jinja2, `this` = the entity's current state)."""
+    import jinja2
+
+    return jinja2.Environment().from_string(template).render(value_json=value_json, this=this)
+
+
+def test_state_classifiers_get_a_sensor_of_their_topic() -> None:
+    """Each camera state is a sensor reading `value` from <camera>/states/<name>, with score attributes."""
+    sensors = [p for p in by_component(build_plan(second_stage_config(), ENABLED), "sensor") if "door" in p["name"]]
+    assert len(sensors) == 1
+    assert sensors[0]["state_topic"] == TOPICS.state("front", "door")
+    assert render(sensors[0]["value_template"], {"value": "open", "score": 0.9}, {}) == "open"
+
+
+def test_classified_labels_get_a_sub_label_sensor_that_ignores_other_events() -> None:
+    """A sub_label sensor per camera and classified label: a matching event sets it, any other keeps it."""
+    sensors = [
+        p for p in by_component(build_plan(second_stage_config(), ENABLED), "sensor") if "sub label" in p["name"]
+    ]
+    assert [s["name"] for s in sensors] == ["front car sub label"]
+    template = sensors[0]["value_template"]
+    van = {
+        "camera": "front",
+        "label": "car",
+        "sub_label": "van",
+        "sub_label_score": 0.9,
+        "event_id": "e",
+        "type": "update",
+    }
+    assert render(template, van, {"state": "taxi"}) == "van"
+    assert render(template, {**van, "camera": "back"}, {"state": "taxi"}) == "taxi"
+    assert render(template, {**van, "sub_label": None}, {"state": "taxi"}) == "taxi"
+    attributes = json.loads(render(sensors[0]["json_attributes_template"], van, {"attributes": {}}))
+    assert attributes == {"sub_label_score": 0.9, "event_id": "e", "type": "update"}

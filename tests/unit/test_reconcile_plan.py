@@ -56,6 +56,16 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
     ),
     ("groups", {"groups": ["north"]}, {"other_changed": ("groups",)}),
     (
+        "classifiers and datasets are loaded at start",
+        {"classifiers": [{"model": "vans.clf", "labels": ["car"]}], "datasets": {"enabled": True}},
+        {"other_changed": ("classifiers", "datasets"), "restart_required": ("classifiers", "datasets.enabled")},
+    ),
+    (
+        "a camera state too",
+        {"cameras": {"front": {"states": {"door": {"model": "door.clf", "region": [0, 0, 1, 1]}}}}},
+        {"cameras_restarted": ("front",), "restart_required": ("cameras.front.states",)},
+    ),
+    (
         "several at once",
         {
             "cameras": {"front": None, "back": {"loop": True}, "new": {"source": "/dev/video3"}},

@@ -7,7 +7,7 @@ thread after the tracker and the zone tracker."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 
 from agent.config.analytics import EventsConfig
@@ -115,6 +115,19 @@ class EventEngine:
             if track_id not in alive or lost_too_long:
                 self._close(track_id, removed.get(track_id), ts_wall, events)
         self.best_frames = tuple(best)
+        return events
+
+    def open_event_ids(self) -> list[str]:
+        """The ids of every started event."""
+        return [state.event_id for state in self._open.values() if state.event_id is not None]
+
+    def announce(self, event_ids: Collection[str], ts_wall: float) -> list[Event]:
+        """An update now for these started events: something outside the engine (a sub_label from a
+        second-stage classifier) changed what their messages say."""
+        events: list[Event] = []
+        for state in self._open.values():
+            if state.event_id is not None and state.event_id in event_ids:
+                self._send(EventKind.UPDATE, state, ts_wall, events)
         return events
 
     def end_all(self, ts_wall: float) -> list[Event]:
