@@ -265,6 +265,15 @@ class PublisherStats:
 
 
 @dataclass(frozen=True, slots=True)
+class WorkerStats:
+    """A second-stage worker's counts since start (classifier, states, datasets)."""
+
+    processed: int  # crops classified, or captures saved
+    dropped: int  # queue full: the crop was not looked at
+    errors: int
+
+
+@dataclass(frozen=True, slots=True)
 class StatsSnapshot:
     """Everything the periodic stats message reports."""
 
@@ -275,3 +284,4 @@ class StatsSnapshot:
     cameras: Mapping[str, CameraStats]
     publisher: PublisherStats
     ts_wall: float  # when the snapshot was taken: a reader's "last seen" for a stopped device
+    workers: Mapping[str, WorkerStats] = field(default_factory=dict)

@@ -18,7 +18,7 @@ from agent.dataset.capture import DatasetCaptureWorker
 from agent.pipeline.processor import SecondStageHooks
 from agent.records import Record, Sink
 from agent.storage.health import StorageHealth
-from agent.types import Heartbeat
+from agent.types import Heartbeat, WorkerStats
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,17 @@ class SecondStage:
                 d.errors,
             )
         return alive
+
+    def stats(self) -> dict[str, WorkerStats]:
+        """Counts for the stats message, by worker name (none when no second stage is configured)."""
+        out = {}
+        if self.objects is not None:
+            out[self.objects.name] = WorkerStats(self.objects.classified, self.objects.dropped, self.objects.errors)
+        if self.states is not None:
+            out[self.states.name] = WorkerStats(self.states.classified, self.states.dropped, self.states.errors)
+        if self.datasets is not None:
+            out[self.datasets.name] = WorkerStats(self.datasets.saved, self.datasets.dropped, self.datasets.errors)
+        return out
 
     def heartbeats(self) -> list[Heartbeat]:
         return [Heartbeat(w.name, w.heartbeat_mono, w.is_alive()) for w in self.workers]

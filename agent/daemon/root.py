@@ -97,7 +97,7 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
         reconciler=reconciler,
         remote=remote,
         config_worker=config_worker,
-        stats=StatsReporter(in_force, cameras, publisher, metrics, started_mono),
+        stats=StatsReporter(in_force, cameras, publisher, metrics, started_mono, second_stage.stats),
         readiness=Readiness(notifier, cameras, publisher, in_force),
         watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker, second_stage),
     )

@@ -5,6 +5,7 @@ lost. Called on the main thread (each stats interval, and once at shutdown)."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping
 
 from agent import __version__
 from agent.core.anomaly.storage import FullDisk, outbox_loss
@@ -14,7 +15,7 @@ from agent.daemon.publisher_swap import SwappablePublisher
 from agent.daemon.state import InForce
 from agent.publish import messages
 from agent.publish.outbox_ledger import Recovery
-from agent.types import CameraStats, StatsSnapshot
+from agent.types import CameraStats, StatsSnapshot, WorkerStats
 
 
 class StatsReporter:
@@ -27,7 +28,9 @@ class StatsReporter:
         publisher: SwappablePublisher,
         metrics: MetricsExporter | None,
         started_mono: float,
+        workers: Callable[[], Mapping[str, WorkerStats]] | None = None,
     ) -> None:
+        self._workers = workers
         self._in_force = in_force
         self._cameras = cameras
         self._publisher = publisher
@@ -67,6 +70,7 @@ class StatsReporter:
             cameras=cameras,
             publisher=self._publisher.stats(),
             ts_wall=time.time(),
+            workers=self._workers() if self._workers is not None else {},
         )
 
     def publish(self) -> None:

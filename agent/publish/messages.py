@@ -8,6 +8,7 @@ toggle states)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import uuid
@@ -149,6 +150,8 @@ def encode_stats(topics: Topics, snapshot: StatsSnapshot) -> OutboundMessage:
         "cameras": {name: _camera_stats(cam) for name, cam in snapshot.cameras.items()},
         "publisher": _publisher_stats(snapshot.publisher),
     }
+    if snapshot.workers:
+        obj["workers"] = {name: dataclasses.asdict(w) for name, w in snapshot.workers.items()}
     return _json(topics.stats(), obj, QOS_FAST, True, False)
 
 

@@ -129,6 +129,14 @@ def test_events_get_sub_labels_states_change_and_crops_are_captured(
     assert sensors, [m.topic for m in messages if "/ha/" in m.topic]
     assert json.loads(sensors[0].payload)["state_topic"] == f"{topic_prefix}/dev1/walkway/states/path"
 
+    stats = [m.json() for m in messages if m.topic == f"{topic_prefix}/dev1/stats"]
+    for message in stats:
+        validate("stats", message)
+    workers = stats[-1]["workers"]
+    assert workers["classifier"]["processed"] > 0
+    assert workers["states"]["processed"] >= len(values)
+    assert workers["datasets"]["processed"] > 0
+
     captured = sorted((dataset_dir / "unlabelled" / "crossing" / "car").glob("*.jpg"))
     ended_cars = {e["event_id"] for e in cars if e["type"] == "end"}
     assert captured, f"no crops in {dataset_dir}"
