@@ -126,7 +126,7 @@ class CameraProcessor:
         self._tracks = self._tracker.update(candidates, frame.ts_mono)
         self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
-        events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
+        events = self._events.update(self._tracks, self._zones_now, frame.ts_wall, self._tracker.dormant_ids())
         out.extend(self._snapshot_jobs(frame))
         out.extend(self._event_records(events))
         out.extend(self._line_records(lines, frame.ts_wall))

@@ -1,0 +1,56 @@
+"""Pydantic model of a camera's appearance re-identification: which model embeds person crops,
+for which labels, how often, and how close two embeddings must be to be one object.
+
+Used by agent.config.analytics.TrackerConfig; the model file is checked against the disk at load
+(agent.config.checks), like the detector's."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from agent.config.base import StrictModel
+
+DEFAULT_REID_MODEL = "osnet_x0_25_msmt17.onnx"
+
+
+class ReidConfig(StrictModel):
+    model: str = Field(
+        default=DEFAULT_REID_MODEL,
+        min_length=1,
+        description="Re-identification .onnx model: a file path, or a file name looked up in model_dir. "
+        "It maps an RGB crop to one embedding vector (OSNet: [N,3,256,128] -> [N,512]).",
+    )
+    labels: tuple[str, ...] = Field(
+        default=("person",),
+        min_length=1,
+        description="Labels whose tracks get embeddings and re-entry linking; other labels end at max_age_s. "
+        "OSNet was trained on people only.",
+    )
+    every_n_frames: int = Field(
+        default=10,
+        ge=1,
+        le=10_000,
+        description="Besides at its birth, a matched track's crop is embedded every this many of its hits "
+        "(bounds the cost: about people_in_view / every_n_frames embeddings per detector run).",
+    )
+    max_cosine_distance: float = Field(
+        default=0.3,
+        gt=0.0,
+        le=2.0,
+        description="A new track continues a lost one of the same label when the cosine distance "
+        "(1 - cos) of their embeddings is at most this. OSNet on the walkway: same person ~0.1, others ~0.5.",
+    )
+    gallery_size: int = Field(
+        default=8,
+        ge=1,
+        le=100,
+        description="Embeddings kept per track (oldest dropped); a candidate's distance "
+        "is its least distance to any of them.",
+    )
+    min_box_height_px: float = Field(
+        default=24.0,
+        ge=0.0,
+        description="Boxes shorter than this (pixels of the analysed frame) are not embedded: too few pixels "
+        "to tell people apart.",
+    )
+    threads: int = Field(default=1, ge=1, le=16, description="ONNX Runtime intra-op threads of the re-id model.")
