@@ -25,6 +25,7 @@ from agent.core.zones import ZoneTracker
 from agent.pipeline.anomaly_stage import AnomalyStage
 from agent.pipeline.counters import DetectCounters
 from agent.records import CountChange, FrameDetections, LineTotals, MotionChange, Record, SnapshotJob
+from agent.reid import Embedder
 from agent.snapshots.worker import make_jobs
 from agent.toggles import CameraToggles
 from agent.types import Anomaly, BBox, DetectionResult, Event, Frame, FrameClock, LineCrossing, Track, TrackState
@@ -64,6 +65,7 @@ class CameraProcessor:
         event_ids: Callable[[], str] = new_event_id,
         toggles: CameraToggles | None = None,
         motion: MotionReader | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -76,6 +78,7 @@ class CameraProcessor:
         self._paused = False  # detect is OFF and this processor has ended its events for it
         self._filter = DetectionFilter(cfg, model_min_score)
         self._tracker = Tracker(cfg.tracker)
+        self._embedder = embedder if cfg.tracker.reid is not None else None
         self._events = EventEngine(name, cfg.events, cfg.tracker.max_age_s, event_ids)
         self._counter = ObjectCounter()
         self._detector_floor = min(self._filter.lowest_min_score(), cfg.tracker.low_score)
@@ -124,6 +127,8 @@ class CameraProcessor:
         if reported:
             out.append(FrameDetections.of(frame, DetectionResult(reported, result.inference_ms)))
         self._tracks = self._tracker.update(candidates, frame.ts_mono)
+        if self._embedder is not None:
+            self._tracks = self._reidentify(frame)
         self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
         events = self._events.update(self._tracks, self._zones_now, frame.ts_wall, self._tracker.dormant_ids())
@@ -133,6 +138,15 @@ class CameraProcessor:
         out.extend(self._count_records())
         out.extend(self._anomaly_records(frame))
         return out
+
+    def _reidentify(self, frame: Frame) -> list[Track]:
+        """Embed the crops the tracker asks for (births, re-entry candidates, every Nth hit) and hand them back."""
+        assert self._embedder is not None
+        requests = self._tracker.appearance_requests()
+        if not requests:
+            return self._tracks
+        vectors = self._embedder.embed(frame.image, [r.box for r in requests])
+        return self._tracker.attach({r.track_id: v for r, v in zip(requests, vectors, strict=True)})
 
     def tick(self, ts_wall: float) -> list[Record]:
         """Periodic work that must happen even without frames: stream-fault anomalies, and ending
