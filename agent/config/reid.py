@@ -53,4 +53,17 @@ class ReidConfig(StrictModel):
         description="Boxes shorter than this (pixels of the analysed frame) are not embedded: too few pixels "
         "to tell people apart.",
     )
+    max_speed_heights_per_s: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=100.0,
+        description="A new track may continue a lost one only if its box centre is within (1 + this x seconds "
+        "lost) box heights of where the lost one was last seen: a person hidden or undetected moves on slowly.",
+    )
+    edge_margin_px: float = Field(
+        default=8.0,
+        ge=0.0,
+        description="A track last seen this close to the frame edge has left the view: it ends at max_age_s "
+        "instead of waiting for a re-entry (someone else entering there is not it).",
+    )
     threads: int = Field(default=1, ge=1, le=16, description="ONNX Runtime intra-op threads of the re-id model.")

@@ -218,6 +218,7 @@ class CameraProcessor:
             self._zones = ZoneTracker(self.cfg.zones, width, height)
             self._lines = LineCounter(self.name, self.cfg.lines, width, height)
             self._events.set_frame_size(width, height)
+            self._tracker.set_frame_size(width, height)
         return self._zones, self._lines
 
     def _snapshot_jobs(self, frame: Frame) -> list[SnapshotJob]:

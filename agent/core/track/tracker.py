@@ -14,7 +14,7 @@ import numpy as np
 from agent.config.analytics import TrackerConfig
 from agent.core.track.appearance import Gallery, pair_by_distance
 from agent.core.track.motion import Motion
-from agent.geometry import FloatArray, boxes_to_array, iou_matrix
+from agent.geometry import FloatArray, boxes_to_array, iou_matrix, touches_edge
 from agent.types import BBox, Detection, Embedding, Track, TrackState
 
 
@@ -114,6 +114,7 @@ class Tracker:
         self._tracks: dict[int, _Entry] = {}
         self._next_id = 1
         self._ts = 0.0
+        self._frame_size: tuple[int, int] | None = None
         self._removed: list[Track] = []  # the latest update's removals, returned again by attach
         self.refused_tracks = 0
         """New tracks not started because max_tracks tracks were held and none was lost."""
@@ -130,6 +131,10 @@ class Tracker:
         """Forget every track (detection paused). Ids go on from where they were, so they stay unique."""
         self._tracks.clear()
         self._removed = []
+
+    def set_frame_size(self, width: int, height: int) -> None:
+        """The frame size the boxes refer to, so a track that left through the frame edge is not held."""
+        self._frame_size = (width, height)
 
     def dormant_ids(self) -> frozenset[int]:
         """Lost tracks held past max_age_s for re-entry linking: their events stay open."""
@@ -196,6 +201,23 @@ class Tracker:
                 self._relink(fresh[r], lost[c])
         return self._snapshots()
 
+    def _distance(self, new: _Entry, old: _Entry, embedding: Embedding) -> float:
+        """Cosine distance of `new`'s crop to `old`'s gallery; 2.0 (no match) for another label, or when
+        `new` is farther from where `old` was last seen than a slowly moving hidden person could be."""
+        reid = self._cfg.reid
+        if reid is None or old.label != new.label:
+            return 2.0
+        (ox, oy), (nx, ny) = old.box.center, new.box.center
+        reach_px = old.box.height * (1.0 + reid.max_speed_heights_per_s * max(0.0, self._ts - old.last_seen))
+        if (ox - nx) ** 2 + (oy - ny) ** 2 > reach_px**2:
+            return 2.0
+        return old.gallery.distance(embedding)
+
+    def _left_view(self, entry: _Entry) -> bool:
+        if self._frame_size is None or self._cfg.reid is None:
+            return False
+        return touches_edge(entry.box, self._frame_size[0], self._frame_size[1], self._cfg.reid.edge_margin_px)
+
     def _snapshots(self) -> list[Track]:
         alive = [e.snapshot() for e in self._tracks.values() if not self._dormant(e, self._ts)]
         return alive + self._removed
@@ -255,7 +277,8 @@ class Tracker:
     def _miss(self, entry: _Entry, ts: float, removed: list[Track]) -> None:
         if entry.state is TrackState.CONFIRMED:
             entry.state = TrackState.LOST
-        hold_s = self._cfg.reid_hold_s(entry.label) if entry.gallery else self._cfg.max_age_s
+        holdable = bool(entry.gallery) and not self._left_view(entry)
+        hold_s = self._cfg.reid_hold_s(entry.label) if holdable else self._cfg.max_age_s
         if entry.state is TrackState.TENTATIVE or ts - entry.last_seen > hold_s:
             del self._tracks[entry.track_id]
             removed.append(entry.snapshot(TrackState.REMOVED))
