@@ -165,8 +165,9 @@ class Tracker:
 
     def appearance_requests(self) -> list[AppearanceRequest]:
         """Tracks seen in the latest frame whose crop would decide something: a new track (its first
-        embedding, and a re-entry candidate while TENTATIVE and some lost track of its label waits),
-        and every reid.every_n_frames-th hit of a track. Empty without `reid`."""
+        embedding; once more on its last TENTATIVE hit while a lost track of its label waits, as a
+        first crop is often cut by an occluder), and every reid.every_n_frames-th hit of a track.
+        Empty without `reid`."""
         reid = self._cfg.reid
         if reid is None:
             return []
@@ -175,7 +176,7 @@ class Tracker:
         for e in self._tracks.values():
             if e.last_seen != self._ts or e.label not in reid.labels or e.box.height < reid.min_box_height_px:
                 continue
-            candidate = e.state is TrackState.TENTATIVE and e.label in waiting
+            candidate = e.state is TrackState.TENTATIVE and e.label in waiting and e.hits == self._cfg.min_hits - 1
             if not e.gallery or candidate or e.hits % reid.every_n_frames == 0:
                 out.append(AppearanceRequest(e.track_id, e.box))
         return out
@@ -207,9 +208,12 @@ class Tracker:
         reid = self._cfg.reid
         if reid is None or old.label != new.label:
             return 2.0
-        (ox, oy), (nx, ny) = old.box.center, new.box.center
-        reach_px = old.box.height * (1.0 + reid.max_speed_heights_per_s * max(0.0, self._ts - old.last_seen))
-        if (ox - nx) ** 2 + (oy - ny) ** 2 > reach_px**2:
+        lost_s = max(0.0, self._ts - old.last_seen)
+        reach_px = old.box.height * (1.0 + reid.max_speed_heights_per_s * lost_s)
+        nx, ny = new.box.center
+        # From where it was last seen (it stood still) or from where its motion would have taken it.
+        seen_at = (old.box.center, old.motion.predict(self._ts).center)
+        if all((x - nx) ** 2 + (y - ny) ** 2 > reach_px**2 for x, y in seen_at):
             return 2.0
         return old.gallery.distance(embedding)
 
