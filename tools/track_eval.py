@@ -237,7 +237,30 @@ def identity_metrics(gt: dict[int, Boxes], hyp: dict[int, Boxes]) -> dict[str, f
         acc.update([i for i, _ in truth], [i for i, _ in found], distances)
     names = ["idf1", "mota", "num_switches", "precision", "recall", "num_unique_objects", "mostly_tracked"]
     summary = mm.metrics.create().compute(acc, metrics=names, name="x")
-    return {k: float(summary[k].iloc[0]) for k in names}
+    return {**{k: float(summary[k].iloc[0]) for k in names}, **splits_and_merges(gt, hyp)}
+
+
+def splits_and_merges(gt: dict[int, Boxes], hyp: dict[int, Boxes], min_frames: int = 3) -> dict[str, float]:
+    """ids per person: tracker ids that cover a labelled person for >= min_frames (1.0: never split);
+    merged ids: tracker ids that cover two or more people for >= min_frames each (0: never merged)."""
+    cover: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))  # hyp id -> gt id -> frames
+    for frame, truth in gt.items():
+        found = hyp.get(frame, [])
+        if not truth or not found:
+            continue
+        ious = iou_matrix(boxes_to_array([b for _, b in truth]), boxes_to_array([b for _, b in found]))
+        for col, (hyp_id, _) in enumerate(found):
+            row = int(np.argmax(ious[:, col]))
+            if ious[row, col] >= MATCH_IOU:
+                cover[hyp_id][truth[row][0]] += 1
+    per_person: dict[int, int] = defaultdict(int)
+    merged = 0
+    for counts in cover.values():
+        people = [g for g, n in counts.items() if n >= min_frames]
+        merged += len(people) > 1
+        for g in people:
+            per_person[g] += 1
+    return {"ids_per_person": statistics.fmean(per_person.values()) if per_person else 0.0, "merged_ids": merged}
 
 
 def tracker_settings(overrides: list[str]) -> TrackerConfig:
@@ -255,14 +278,15 @@ def tracker_settings(overrides: list[str]) -> TrackerConfig:
 
 def identity_table(results: list[dict[str, Any]]) -> list[str]:
     lines = [
-        "| detector | tracker | IDF1 | MOTA | ID switches | precision | recall |",
-        "|---|---|---|---|---|---|---|",
+        "| detector | tracker | IDF1 | MOTA | ID switches | ids/person | merged ids | precision | recall |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for res in results:
         for name, m in res["metrics"].items():
             lines.append(
                 f"| {res['model']} | {name} | {100 * m['idf1']:.1f} | {100 * m['mota']:.1f} | "
-                f"{int(m['num_switches'])} | {100 * m['precision']:.1f} | {100 * m['recall']:.1f} |"
+                f"{int(m['num_switches'])} | {m['ids_per_person']:.2f} | {int(m['merged_ids'])} | "
+                f"{100 * m['precision']:.1f} | {100 * m['recall']:.1f} |"
             )
     return lines
 
