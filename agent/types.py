@@ -285,3 +285,7 @@ class StatsSnapshot:
     publisher: PublisherStats
     ts_wall: float  # when the snapshot was taken: a reader's "last seen" for a stopped device
     workers: Mapping[str, WorkerStats] = field(default_factory=dict)
+
+
+Embedding = npt.NDArray[np.float32]
+"""An appearance embedding of one object crop: a 1-D, L2-normalised float32 vector (agent.reid)."""

@@ -1,4 +1,4 @@
-"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|recognition|all`.
+"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|recognition|tracking|all`.
 
 Every figure is a ratio or a comparison measured within one run, because absolute times drift on a
 shared machine. Results go to bench-out/<name>.json, plots to docs/perf/*.png; each subcommand ends
@@ -30,6 +30,7 @@ COMMANDS = (
     "onnx",
     "calibration",
     "recognition",
+    "tracking",
 )
 TFLITE_VENV = TOOLS.parent / ".venv-tflite-runtime"
 
@@ -104,6 +105,10 @@ def run_command(name: str, args: argparse.Namespace) -> None:
         import recognition_eval
 
         recognition_eval.run(args.quick)
+    elif name == "tracking":
+        import bench_tracking
+
+        bench_tracking.run(args.quick)
 
 
 def reexec_in_tflite_venv(argv: list[str]) -> int:

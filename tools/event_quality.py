@@ -202,6 +202,7 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
     """The agent's CameraProcessor in-process, frames stamped with the video's own time."""
     from agent.catalog.resolve import resolve_model
     from agent.config.loader import load_config_text
+    from agent.daemon.cameras import build_embedder
     from agent.detect import ModelDetector
     from agent.pipeline.counters import DetectCounters
     from agent.pipeline.detection_stage import DetectionStage
@@ -223,7 +224,9 @@ def run_replay_mode(cameras: dict[str, dict[str, Any]], model: dict[str, Any]) -
     t0 = 1_750_000_000.0
     for name, cam in config.cameras.items():
         stage = DetectionStage(cam.motion, cam.regions, config.model.nms_iou)
-        proc = CameraProcessor(name, cam, config.model.min_score, DetectCounters())
+        proc = CameraProcessor(
+            name, cam, config.model.min_score, DetectCounters(), embedder=build_embedder(config, cam)
+        )
         cap = cv2.VideoCapture(cam.source)
         fps = cap.get(cv2.CAP_PROP_FPS) or 10.0
         seq, next_ts, ts = 0, 0.0, 0.0

@@ -241,3 +241,12 @@ def _find_labels(
             return candidate
     tried = ", ".join(str(c) for c in candidates)
     raise ModelError(f"no label file for {model_path.name} (tried {tried}); set model.labels in the config")
+
+
+def resolve_reid_model(cfg: AgentConfig, model: str) -> Path:
+    """The file of a camera's `tracker.reid.model`: a path as written, else a file name in model_dir."""
+    path = Path(model) if "/" in model else model_dir_of(cfg) / model
+    if not path.is_file():
+        where = "" if "/" in model else f" (looked in model_dir {model_dir_of(cfg)})"
+        raise ModelError(f"re-id model file {path} does not exist{where}")
+    return path

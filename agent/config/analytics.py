@@ -12,6 +12,7 @@ from typing import Annotated
 from pydantic import AfterValidator, Field, model_validator
 
 from agent.config.base import StrictModel
+from agent.config.reid import ReidConfig
 from agent.geometry import Point, polygon_area
 
 MIN_POLYGON_POINTS = 3
@@ -125,12 +126,37 @@ class TrackerConfig(StrictModel):
     max_tracks: int = Field(
         default=256, ge=1, le=100_000, description="Most tracks held; the oldest lost track is evicted first."
     )
+    contained_ratio: float = Field(
+        default=0.8,
+        gt=0.0,
+        le=1.0,
+        description="An unmatched detection with this share of its area inside a box of a same-label track "
+        "matched in the same frame starts no track (a detector's second box on one object); 1.0: only boxes "
+        "wholly inside.",
+    )
+    reid_window_s: float = Field(
+        default=15.0,
+        ge=0.0,
+        le=600.0,
+        description="With `reid` on, a lost track of a re-id label is kept this long (beyond max_age_s) for a "
+        "new track with a matching appearance to continue it: same id, same event. Its event's end is "
+        "published only after this window passes without a match.",
+    )
+    reid: ReidConfig | None = Field(
+        default=None, description="Appearance re-identification (off when null: tracks end at max_age_s)."
+    )
 
     @model_validator(mode="after")
     def _score_order(self) -> TrackerConfig:
         if self.low_score > self.high_score:
             raise ValueError(f"low_score ({self.low_score}) must be <= high_score ({self.high_score})")
         return self
+
+    def reid_hold_s(self, label: str) -> float:
+        """Seconds a lost track of `label` is held before it is removed (and its event ends)."""
+        if self.reid is not None and label in self.reid.labels:
+            return max(self.max_age_s, self.reid_window_s)
+        return self.max_age_s
 
 
 class EventsConfig(StrictModel):

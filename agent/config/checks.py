@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from agent.catalog.resolve import Catalog, resolve_model
+from agent.catalog.resolve import Catalog, resolve_model, resolve_reid_model
 from agent.config.anomaly import AnomalyConfig
 from agent.config.loader import LineIndex, format_error, load_config
 from agent.config.schema import AgentConfig, CameraConfig
@@ -42,7 +42,7 @@ class Finding:
 
 def check_config(cfg: AgentConfig, catalog: Catalog | None = None) -> tuple[Finding, ...]:
     """Every finding of `cfg` (already schema-valid, relative paths resolved), in config order."""
-    return (*_label_findings(cfg, catalog), *_source_findings(cfg), *_second_stage_findings(cfg))
+    return (*_label_findings(cfg, catalog), *_source_findings(cfg), *_second_stage_findings(cfg), *_reid_findings(cfg))
 
 
 def raise_findings(cfg: AgentConfig, lines: LineIndex, source: str, warn: Warn = log.warning) -> None:
@@ -103,6 +103,8 @@ def _camera_labels(at: Loc, camera: CameraConfig) -> Iterator[tuple[Loc, str]]:
     for line, line_cfg in camera.lines.items():
         yield from _indexed((*at, "lines", line, "objects"), line_cfg.objects)
     yield from _anomaly_labels((*at, "anomalies"), camera.anomalies)
+    if camera.tracker.reid is not None:
+        yield from _indexed((*at, "tracker", "reid", "labels"), camera.tracker.reid.labels)
 
 
 def _anomaly_labels(at: Loc, anomalies: AnomalyConfig) -> Iterator[tuple[Loc, str]]:
@@ -164,3 +166,19 @@ def _second_stage_findings(cfg: AgentConfig) -> Iterator[Finding]:
         for loc, wanted in _indexed(at, names):
             if wanted not in cfg.cameras:
                 yield Finding(loc, f"{wanted!r} is not a configured camera{did_you_mean(wanted, tuple(cfg.cameras))}")
+
+
+def _reid_findings(cfg: AgentConfig) -> Iterator[Finding]:
+    """A camera's re-id model must be on disk, and its labels among the labels the camera reports."""
+    for name, camera in cfg.cameras.items():
+        reid = camera.tracker.reid
+        if reid is None or not camera.enabled:
+            continue
+        at: Loc = ("cameras", name, "tracker", "reid")
+        try:
+            resolve_reid_model(cfg, reid.model)
+        except AgentError as exc:
+            yield Finding((*at, "model"), str(exc))
+        for i, label in enumerate(reid.labels):
+            if camera.objects and label not in camera.objects:
+                yield Finding((*at, "labels", i), f"{label!r} is not in this camera's objects {camera.objects}")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from agent.capture import CaptureWorker, FrameRing
 from agent.capture.source import reads_a_file
+from agent.catalog.resolve import resolve_reid_model
 from agent.config.schema import AgentConfig, CameraConfig
 from agent.core.anomaly.stream import StreamStatus
 from agent.pipeline.anomaly_stage import AnomalyStage
@@ -18,6 +19,7 @@ from agent.pipeline.detection_stage import DetectionStage
 from agent.pipeline.lanes import CameraLane
 from agent.pipeline.processor import CameraProcessor, SecondStageHooks, Snapshots
 from agent.pipeline.wake import WakeSignal
+from agent.reid import CropEmbedder, open_embedder
 from agent.storage.health import StorageHealth
 from agent.toggles import CameraToggles
 
@@ -102,8 +104,17 @@ def build_processor(
         toggles=toggles,
         motion=detection.motion_active,
         second_stage=deps.second_stage,
+        embedder=build_embedder(deps.agent, cfg),
     )
     return processor, counters
+
+
+def build_embedder(agent_cfg: AgentConfig, cfg: CameraConfig) -> CropEmbedder | None:
+    """The camera's re-id model when `tracker.reid` is set (one per camera: only the analytics thread runs it)."""
+    reid = cfg.tracker.reid
+    if reid is None:
+        return None
+    return open_embedder(resolve_reid_model(agent_cfg, reid.model), reid.threads)
 
 
 def anomaly_state_path(state_dir: Path, camera: str) -> Path:

@@ -41,6 +41,7 @@ from agent.records import (
     RegionCrop,
     SnapshotJob,
 )
+from agent.reid import Embedder
 from agent.snapshots.worker import bounded_copy, crop_region, make_jobs
 from agent.toggles import CameraToggles
 from agent.types import (
@@ -117,6 +118,7 @@ class CameraProcessor:
         toggles: CameraToggles | None = None,
         motion: MotionReader | None = None,
         second_stage: SecondStageHooks | None = None,
+        embedder: Embedder | None = None,
     ) -> None:
         self.name = name
         self.cfg = cfg
@@ -133,6 +135,7 @@ class CameraProcessor:
         self._paused = False  # detect is OFF and this processor has ended its events for it
         self._filter = DetectionFilter(cfg, model_min_score)
         self._tracker = Tracker(cfg.tracker)
+        self._embedder = embedder if cfg.tracker.reid is not None else None
         self._events = EventEngine(name, cfg.events, cfg.tracker.max_age_s, event_ids)
         self._counter = ObjectCounter()
         self._detector_floor = min(self._filter.lowest_min_score(), cfg.tracker.low_score)
@@ -183,9 +186,11 @@ class CameraProcessor:
         if reported:
             out.append(FrameDetections.of(frame, DetectionResult(reported, result.inference_ms)))
         self._tracks = self._tracker.update(candidates, frame.ts_mono)
+        if self._embedder is not None:
+            self._tracks = self._reidentify(frame)
         self.active_boxes = tuple(t.box for t in self._tracks if t.state in (TrackState.CONFIRMED, TrackState.LOST))
         self._zones_now = zones_tracker.update(self._tracks)
-        events = self._events.update(self._tracks, self._zones_now, frame.ts_wall)
+        events = self._events.update(self._tracks, self._zones_now, frame.ts_wall, self._tracker.dormant_ids())
         events += self._sub_label_updates(events, frame.ts_wall)
         out.extend(self._snapshot_jobs(frame))
         out.extend(self._best_crops(frame))
@@ -194,6 +199,15 @@ class CameraProcessor:
         out.extend(self._count_records())
         out.extend(self._anomaly_records(frame))
         return out
+
+    def _reidentify(self, frame: Frame) -> list[Track]:
+        """Embed the crops the tracker asks for (births, re-entry candidates, every Nth hit) and hand them back."""
+        assert self._embedder is not None
+        requests = self._tracker.appearance_requests()
+        if not requests:
+            return self._tracks
+        vectors = self._embedder.embed(frame.image, [r.box for r in requests])
+        return self._tracker.attach({r.track_id: v for r, v in zip(requests, vectors, strict=True)})
 
     def tick(self, ts_wall: float) -> list[Record]:
         """Periodic work that must happen even without frames: stream-fault anomalies, and ending
@@ -265,6 +279,7 @@ class CameraProcessor:
             self._zones = ZoneTracker(self.cfg.zones, width, height)
             self._lines = LineCounter(self.name, self.cfg.lines, width, height)
             self._events.set_frame_size(width, height)
+            self._tracker.set_frame_size(width, height)
         return self._zones, self._lines
 
     def _snapshot_jobs(self, frame: Frame) -> list[SnapshotJob]:

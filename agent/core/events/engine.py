@@ -64,7 +64,9 @@ class EventEngine:
     - update: at once when its zones change; when its top score improved, at most
       once per update_interval_s.
     - end: when the track is REMOVED or absent from `tracks`, or LOST for more than
-      max_age_s of wall time. end_ts is the last wall time it was seen.
+      max_age_s of wall time. end_ts is the last wall time it was seen. A track in `held`
+      (lost, kept by the tracker for re-entry linking) keeps its event open: the end comes
+      when the tracker removes it, or never if the track comes back.
     A track that never reached start produces no message. State is held only for
     tracks in the latest `tracks`, so it is bounded by the tracker's max_tracks."""
 
@@ -101,7 +103,13 @@ class EventEngine:
         state = self._open.get(track_id)
         return state.event_id if state is not None else None
 
-    def update(self, tracks: Sequence[Track], zones_by_track: Mapping[int, ZoneNames], ts_wall: float) -> list[Event]:
+    def update(
+        self,
+        tracks: Sequence[Track],
+        zones_by_track: Mapping[int, ZoneNames],
+        ts_wall: float,
+        held: Collection[int] = (),
+    ) -> list[Event]:
         events: list[Event] = []
         best: list[BestFrame] = []
         removed = {t.track_id: t for t in tracks if t.state is TrackState.REMOVED}
@@ -111,6 +119,8 @@ class EventEngine:
                 alive.add(track.track_id)
                 self._observe(track, zones_by_track.get(track.track_id, ()), ts_wall, events, best)
         for track_id, state in list(self._open.items()):
+            if track_id in held:
+                continue
             lost_too_long = ts_wall - state.last_confirmed_wall > self._max_age_s
             if track_id not in alive or lost_too_long:
                 self._close(track_id, removed.get(track_id), ts_wall, events)

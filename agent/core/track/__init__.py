@@ -1,5 +1,5 @@
 """Object tracking: associates per-frame detections into tracks with stable ids."""
 
-from agent.core.track.tracker import Tracker
+from agent.core.track.tracker import AppearanceRequest, Tracker
 
-__all__ = ["Tracker"]
+__all__ = ["AppearanceRequest", "Tracker"]
