@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -26,17 +27,17 @@ WAIT_S = 20.0
 NOW_TS = 1000.0  # the store's clock in these tests: no event is past the age limit
 
 
-def wait_until(predicate: object, timeout_s: float = WAIT_S) -> bool:
+def wait_until(predicate: Callable[[], bool], timeout_s: float = WAIT_S) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        if predicate():  # type: ignore[operator]
+        if predicate():
             return True
         time.sleep(0.01)
     return False
 
 
-def run_store(tmp_path: Path, **settings: object) -> EventStore:
-    config = StorageConfig(enabled=True, **settings)  # type: ignore[arg-type]
+def run_store(tmp_path: Path, **settings: float) -> EventStore:
+    config = StorageConfig(enabled=True, **settings)
     store = EventStore(store_root(tmp_path), config, SnapshotConfig(), clock=lambda: NOW_TS)
     store.start()
     return store
@@ -200,6 +201,10 @@ def test_queue_overflow_is_counted_not_blocking(tmp_path: Path) -> None:
     for n in range(5):
         store.accept(person_event(f"q{n}", EventKind.START, float(n)))
     assert store.dropped == 2
-    with pytest.raises(sqlite3.OperationalError):
-        with store_db.reader(tmp_path / "missing.sqlite3") as db:
-            db.execute("SELECT 1")
+
+
+def test_reader_of_a_missing_store_fails_rather_than_creating_one(tmp_path: Path) -> None:
+    """A read-only connection never creates the file: a missing store is an error, not an empty store."""
+    with pytest.raises(sqlite3.OperationalError), store_db.reader(tmp_path / "missing.sqlite3") as db:
+        db.execute("SELECT 1")
+    assert not (tmp_path / "missing.sqlite3").exists()
