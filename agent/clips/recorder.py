@@ -20,7 +20,7 @@ import numpy as np
 
 from agent.clips.mp4 import ClipError, Mp4Writer
 from agent.config.web import ClipConfig
-from agent.records import Record
+from agent.records import CameraStatus, Record
 from agent.snapshots.worker import bounded_copy
 from agent.store import files
 from agent.store.rows import ClipDone
@@ -62,7 +62,7 @@ class ClipRecorder(threading.Thread):
         self._root = root
         self._config = config
         self._clip_done = clip_done
-        self._items: deque[ClipFrame | Event] = deque()
+        self._items: deque[ClipFrame | Event | CameraStatus] = deque()
         self._frames_queued = 0
         self._cond = threading.Condition()
         self._stopping = False
@@ -83,7 +83,12 @@ class ClipRecorder(threading.Thread):
             self._cond.notify()
 
     def accept(self, record: Record) -> None:
-        if isinstance(record, Event) and record.kind is not EventKind.UPDATE:
+        """Event starts and ends, and a camera going offline (its file ended: no post-roll will come)."""
+        if isinstance(record, CameraStatus) and not record.online:
+            with self._cond:
+                self._items.append(record)
+                self._cond.notify()
+        elif isinstance(record, Event) and record.kind is not EventKind.UPDATE:
             with self._cond:
                 self._items.append(record)
                 self._cond.notify()
@@ -121,9 +126,11 @@ class ClipRecorder(threading.Thread):
         for name in list(self._cameras):
             self._close(name)
 
-    def _handle(self, item: ClipFrame | Event) -> None:
+    def _handle(self, item: ClipFrame | Event | CameraStatus) -> None:
         cam = self._cameras.setdefault(item.camera, CameraRecording())
-        if isinstance(item, Event):
+        if isinstance(item, CameraStatus):
+            self._close(item.camera)  # the clip ends with the camera's last frame
+        elif isinstance(item, Event):
             self._on_event(item.camera, cam, item)
         else:
             self._on_frame(item.camera, cam, item)
