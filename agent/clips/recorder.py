@@ -57,9 +57,18 @@ class CameraRecording:
 class ClipRecorder(threading.Thread):
     """Records every camera's event clips under `root` and hands finished ones to `clip_done`."""
 
-    def __init__(self, root: Path, config: ClipConfig, clip_done: Callable[[ClipDone], None]) -> None:
+    def __init__(
+        self,
+        root: Path,
+        config: ClipConfig,
+        clip_done: Callable[[ClipDone], None],
+        start_lag_s: Callable[[str], float] = lambda _camera: 0.0,
+    ) -> None:
         super().__init__(name="clips", daemon=True)
         self._root = root
+        # An event's start record comes this long after its start_ts (confirmation, min_duration_s):
+        # the pre-roll holds that much more, so the clip can still begin pre_roll_s before start_ts.
+        self._start_lag_s = start_lag_s
         self._config = config
         self._clip_done = clip_done
         self._items: deque[ClipFrame | Event | CameraStatus] = deque()
@@ -84,11 +93,9 @@ class ClipRecorder(threading.Thread):
 
     def accept(self, record: Record) -> None:
         """Event starts and ends, and a camera going offline (its file ended: no post-roll will come)."""
-        if isinstance(record, CameraStatus) and not record.online:
-            with self._cond:
-                self._items.append(record)
-                self._cond.notify()
-        elif isinstance(record, Event) and record.kind is not EventKind.UPDATE:
+        offline = isinstance(record, CameraStatus) and not record.online
+        if offline or (isinstance(record, Event) and record.kind is not EventKind.UPDATE):
+            assert isinstance(record, CameraStatus | Event)
             with self._cond:
                 self._items.append(record)
                 self._cond.notify()
@@ -140,6 +147,8 @@ class ClipRecorder(threading.Thread):
             cam.open_events.add(event.event_id)
             if not cam.recording:
                 self._open(cam, event.event_id)
+                while cam.preroll and cam.preroll[0][0] < event.start_ts - self._config.pre_roll_s:
+                    cam.preroll_bytes -= len(cam.preroll.popleft()[1])
             cam.clip_events.append(event.event_id)
         elif event.event_id in cam.open_events:
             cam.open_events.discard(event.event_id)
@@ -166,14 +175,15 @@ class ClipRecorder(threading.Thread):
                 cam.clip_events.extend(sorted(cam.open_events))
 
     def _keep_preroll(self, cam: CameraRecording, item: ClipFrame) -> None:
-        if self._config.pre_roll_s <= 0:
+        window_s = self._config.pre_roll_s + self._start_lag_s(item.camera)
+        if window_s <= 0:
             return
         ok, buffer = cv2.imencode(".jpg", item.image, [cv2.IMWRITE_JPEG_QUALITY, self._config.jpeg_quality])
         if ok:
             jpeg = bytes(buffer.tobytes())
             cam.preroll.append((item.ts, jpeg))
             cam.preroll_bytes += len(jpeg)
-        while cam.preroll and cam.preroll[0][0] < item.ts - self._config.pre_roll_s:
+        while cam.preroll and cam.preroll[0][0] < item.ts - window_s:
             cam.preroll_bytes -= len(cam.preroll.popleft()[1])
 
     def _open(self, cam: CameraRecording, first_event_id: str) -> None:
@@ -207,6 +217,11 @@ class ClipRecorder(threading.Thread):
             raise
         self.written += 1
         self._clip_done(ClipDone(name, rel, writer.start_ts, writer.end_ts, size, events))
+
+
+def start_lag_s(events_min_duration_s: float, min_hits: int, detect_fps: float) -> float:
+    """How long after an object's first sighting its event's start record can come."""
+    return events_min_duration_s + min_hits / detect_fps
 
 
 def decode(jpeg: bytes) -> Image:

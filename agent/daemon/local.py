@@ -57,14 +57,20 @@ class LocalViews:
                     log.error("%s thread did not stop within %.0f s", worker.name, join_timeout_s)
 
 
-def build_local_views(config: AgentConfig) -> LocalViews:
+def build_local_views(config: AgentConfig, config_now: Callable[[], AgentConfig]) -> LocalViews:
     store = clips = live = None
     if config.storage.enabled:
         store = EventStore(store_root(config.state_dir), config.storage, config.snapshots)
         if config.storage.clips.enabled:
-            from agent.clips.recorder import ClipRecorder
+            from agent.clips.recorder import ClipRecorder, start_lag_s
 
-            clips = ClipRecorder(store.root, config.storage.clips, store.clip_done)
+            def lag_s(camera: str) -> float:
+                cfg = config_now().cameras.get(camera)
+                if cfg is None:
+                    return 0.0
+                return start_lag_s(cfg.events.min_duration_s, cfg.tracker.min_hits, cfg.detect_fps)
+
+            clips = ClipRecorder(store.root, config.storage.clips, store.clip_done, lag_s)
     if config.http.enabled:
         live = LiveViews(config.http.mjpeg_fps, config.http.max_viewers)
     return LocalViews(store, clips, live)

@@ -73,7 +73,7 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
     publisher = SwappablePublisher(config, storage)
     frame_ready = WakeSignal()
     snapshot_worker = build_snapshot_worker(config, publisher, storage)
-    local = build_local_views(config)
+    local = build_local_views(config, lambda: in_force.config)
     sink = build_sinks(publisher, snapshot_worker, local)
     pipeline = PipelineWorkers(in_force.model.detectors, sink, frame_ready, local.taps())
     toggles = ToggleController(
