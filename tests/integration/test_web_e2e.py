@@ -202,7 +202,8 @@ def test_page_in_chromium_lists_events_and_plays_a_clip(web_run: WebRun) -> None
             page.wait_for_function("() => document.querySelector('#clip').readyState >= 2", timeout=20_000)
             page.wait_for_function("() => document.querySelector('#clip').currentTime > 0.5", timeout=20_000)
             shot = Path(os.environ.get(SCREENSHOT_ENV, web_run.tmp / "web-page.png"))
-            page.screenshot(path=str(shot), full_page=False)
+            page.evaluate("window.scrollTo(0, 0)")
+            page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
             assert errors == []
         finally:

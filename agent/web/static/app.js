@@ -49,7 +49,7 @@ async function refreshCameras() {
   const select = $("f-camera");
   for (const cam of cameras) {
     if (!cameraTiles.has(cam.name)) {
-      const img = el("img", { alt: `live view of ${cam.name}`, "data-camera": cam.name });
+      const img = el("img", { alt: `live view of ${cam.name}`, "data-camera": cam.name, class: "nopic" });
       const state = el("span", { class: "muted" });
       const tile = el("div", { class: "camera", id: `camera-${cam.name}` }, [
         el("div", { class: "name" }, [el("strong", { text: cam.name }), state]),
@@ -69,7 +69,8 @@ function refreshLive() {
   // One JPEG per camera per second: the agent copies frames only while pictures are asked for.
   for (const [name, tile] of cameraTiles) {
     const next = new Image();
-    next.onload = () => { tile.img.src = next.src; };
+    next.onload = () => { tile.img.src = next.src; tile.img.classList.remove("nopic"); };
+    // no picture (a file that ended before anyone looked): the tile keeps its placeholder
     next.src = `/api/cameras/${encodeURIComponent(name)}/latest.jpg?t=${Date.now()}`;
   }
 }
