@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.message import Message
 from typing import Any
 
 TIMEOUT_S = 10.0
@@ -17,7 +18,7 @@ TIMEOUT_S = 10.0
 @dataclass(frozen=True, slots=True)
 class Reply:
     status: int
-    headers: dict[str, str]
+    headers: Message  # case-insensitive; a missing header reads as None
     body: bytes
 
     def json(self) -> Any:
@@ -36,9 +37,9 @@ class WebClient:
         req = urllib.request.Request(self.base_url + path, method=method, headers=all_headers)
         try:
             with urllib.request.urlopen(req, timeout=TIMEOUT_S) as response:
-                return Reply(response.status, dict(response.headers.items()), response.read())
+                return Reply(response.status, response.headers, response.read())
         except urllib.error.HTTPError as error:
-            return Reply(error.code, dict(error.headers.items()), error.read())
+            return Reply(error.code, error.headers, error.read())
 
     def json(self, path: str) -> Any:
         reply = self.request(path)
