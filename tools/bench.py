@@ -1,4 +1,4 @@
-"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|all`.
+"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|web|all`.
 
 Every figure is a ratio or a comparison measured within one run, because absolute times drift on a
 shared machine. Results go to bench-out/<name>.json, plots to docs/perf/*.png; each subcommand ends
@@ -29,6 +29,7 @@ COMMANDS = (
     "interpreters",
     "onnx",
     "calibration",
+    "web",
 )
 TFLITE_VENV = TOOLS.parent / ".venv-tflite-runtime"
 
@@ -99,6 +100,10 @@ def run_command(name: str, args: argparse.Namespace) -> None:
 
         counts = tuple(int(c) for c in args.counts.split(","))
         bench_calibration.run(counts, tuple(args.methods.split(",")))
+    elif name == "web":
+        import bench_web
+
+        bench_web.run(args.quick)
 
 
 def reexec_in_tflite_venv(argv: list[str]) -> int:
