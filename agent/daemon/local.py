@@ -40,6 +40,17 @@ class LocalViews:
     def taps(self) -> tuple[FrameTap, ...]:
         return tuple(tap for tap in (self.clips, self.live) if tap is not None)
 
+    def counters(self) -> dict[str, int]:
+        """What the store and the clip thread wrote, dropped (full queues) and failed, so far."""
+        out: dict[str, int] = {}
+        if self.store is not None:
+            out |= {"store_written": self.store.written, "store_dropped": self.store.dropped}
+            out |= {"store_errors": self.store.errors, "store_pruned": self.store.pruned}
+        if self.clips is not None:
+            out |= {"clips_written": self.clips.written, "clips_dropped": self.clips.dropped}
+            out |= {"clips_errors": self.clips.errors, "clips_preroll_bytes": self.clips.preroll_bytes()}
+        return out
+
     def start(self) -> None:
         """Before the pipeline: the store has swept its directory already (at construction)."""
         if self.store is not None:
@@ -102,5 +113,6 @@ def build_web_server(
         store_root=None if store is None else store.root,
         store_db=None if store is None else store.db_path,
         live=views.live,
+        counters=views.counters,
     )
     return WebServer(create_app(ctx, config.http), config.http)

@@ -78,5 +78,6 @@ def status_json(ctx: WebContext) -> dict[str, object]:
             for name, cam in sorted(snap.cameras.items())
         },
         "store": ctx.store_db is not None,
+        "local": ctx.counters(),
         "live_viewers": ctx.live.watching(),
     }

@@ -22,3 +22,4 @@ class WebContext:
     store_root: Path | None  # None: storage is off
     store_db: Path | None
     live: LiveViews
+    counters: Callable[[], dict[str, int]]  # the store's and clips' written / dropped / errors

@@ -24,6 +24,7 @@ LIVE_WIDTH_PX, LIVE_HEIGHT_PX = 640, 480
 WANT_AFTER_REQUEST_S = 5.0  # a latest.jpg request keeps copies coming this long (the page polls)
 BOX_BGR, ZONE_BGR, LINE_BGR = (0, 200, 255), (80, 220, 80), (255, 120, 0)
 JPEG_QUALITY = 75
+RATE_SLACK = 0.25
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,9 @@ class LiveViews:
 
     def __init__(self, fps: float, max_viewers: int) -> None:
         self._interval_s = 1.0 / fps
+        # Frames that come at exactly mjpeg_fps arrive a little early or late: without slack every
+        # other one would be skipped.
+        self._slack_s = self._interval_s * RATE_SLACK
         self.max_viewers = max_viewers
         self._slots: dict[str, LiveSlot] = {}
         self._lock = threading.Lock()
@@ -72,7 +76,7 @@ class LiveViews:
         if slot is None:
             return
         now = time.monotonic()
-        if (slot.viewers == 0 and now > slot.wanted_until_mono) or now < slot.next_due_mono:
+        if (slot.viewers == 0 and now > slot.wanted_until_mono) or now < slot.next_due_mono - self._slack_s:
             return
         slot.next_due_mono = now + self._interval_s
         image, scale = bounded_copy(frame.image, LIVE_WIDTH_PX, LIVE_HEIGHT_PX)

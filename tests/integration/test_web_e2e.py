@@ -154,6 +154,8 @@ def test_health_cameras_metrics_and_config(web_run: WebRun) -> None:
     assert health["status"] == "running"
     assert health["broker"]["connected"] is True
     assert set(health["cameras"]) == {"walkway", "visit", "still"}
+    assert health["local"]["store_written"] > 0
+    assert health["local"]["clips_written"] >= 2
     metrics = web_run.client.request("/metrics")
     assert metrics.status == 200
     assert b"edge_agent_camera_frames_total" in metrics.body

@@ -81,6 +81,7 @@ def serve(tmp_path: Path, config: AgentConfig) -> WebServer:
         store_root=store.root,
         store_db=store.db_path,
         live=LiveViews(5.0, 2),
+        counters=lambda: {"store_dropped": 0},
     )
     http = config.http.model_copy(update={"port": 0})
     server = WebServer(create_app(ctx, http), http)
