@@ -8,6 +8,7 @@ agent serving after both files have ended."""
 from __future__ import annotations
 
 import os
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -210,3 +211,20 @@ def test_page_in_chromium_lists_events_and_plays_a_clip(web_run: WebRun) -> None
             assert errors == []
         finally:
             browser.close()
+
+
+def test_mjpeg_streams_jpegs_and_releases_the_viewer(web_run: WebRun) -> None:
+    """The MJPEG stream sends decodable JPEG parts; once the client goes, the agent stops counting it."""
+    url = f"{web_run.client.base_url}/api/cameras/still/mjpeg"
+    with urllib.request.urlopen(url, timeout=10) as stream:
+        assert stream.headers["Content-Type"].startswith("multipart/x-mixed-replace")
+        parts = 0
+        while parts < 2:
+            line = stream.readline()
+            if line.startswith(b"Content-Length:"):
+                stream.readline()  # the blank line before the body
+                jpeg = stream.read(int(line.split(b":")[1]))
+                assert cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR) is not None
+                parts += 1
+        assert web_run.client.json("/healthz")["live_viewers"] == 1
+    web_run.client.wait_json("/healthz", lambda h: h["live_viewers"] == 0, 20.0)
