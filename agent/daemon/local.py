@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from agent.config.schema import AgentConfig
 from agent.records import FrameTap, Sink
 from agent.store.writer import EventStore, store_root
-from agent.types import StatsSnapshot
+from agent.types import Heartbeat, StatsSnapshot
 from agent.web.live import LiveViews
 
 if TYPE_CHECKING:  # PyAV, Flask and waitress are the [web] extra: imported only when turned on
@@ -39,6 +39,13 @@ class LocalViews:
 
     def taps(self) -> tuple[FrameTap, ...]:
         return tuple(tap for tap in (self.clips, self.live) if tap is not None)
+
+    def heartbeats(self) -> list[Heartbeat]:
+        return [
+            Heartbeat(worker.name, worker.heartbeat_mono, worker.is_alive())
+            for worker in (self.store, self.clips)
+            if worker is not None
+        ]
 
     def counters(self) -> dict[str, int]:
         """What the store and the clip thread wrote, dropped (full queues) and failed, so far."""

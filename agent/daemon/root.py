@@ -113,7 +113,7 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
         config_worker=config_worker,
         stats=stats,
         readiness=Readiness(notifier, cameras, publisher, in_force),
-        watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker),
+        watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker, local),
         local=local,
         web=web,
     )

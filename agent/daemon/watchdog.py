@@ -10,6 +10,7 @@ import time
 
 from agent.daemon.camera_set import RunningCameras
 from agent.daemon.health import stalled_workers
+from agent.daemon.local import LocalViews
 from agent.daemon.notify import SystemdNotifier
 from agent.daemon.publisher_swap import SwappablePublisher
 from agent.daemon.state import InForce
@@ -76,7 +77,9 @@ class Watchdog:
         cameras: RunningCameras,
         snapshot_worker: SnapshotWorker | None,
         config_worker: ConfigWorker,
+        local: LocalViews | None = None,
     ) -> None:
+        self._local = local  # the event store's and clip recorder's threads
         self._notifier = notifier
         self._pipeline = pipeline
         self._cameras = cameras
@@ -103,4 +106,6 @@ class Watchdog:
         if self._snapshot_worker is not None:
             beats.append(Heartbeat("snapshots", self._snapshot_worker.heartbeat_mono, True))
         beats.append(Heartbeat("config", self._config_worker.heartbeat_mono, self._config_worker.is_alive()))
+        if self._local is not None:
+            beats += self._local.heartbeats()
         return beats
