@@ -24,6 +24,8 @@ START_ONLY_FIELDS = (
     "snapshots.enabled",  # the snapshot worker exists or not from the start
     "snapshots.save",
     "snapshots.save_dir",
+    "storage",  # the event store and clip recorder are built once (agent.daemon.local)
+    "http",  # the web server listens once
 )
 OUTBOX = "outbox"  # read when a publisher is built: at start and on a broker reconnect only
 
