@@ -1,6 +1,6 @@
 """`bench.py web`: CPU and RSS the event store, clips and HTTP server add to the real agent, with 1 and 4
-looping cameras, with no web client and with one MJPEG viewer, each against the same cameras with
-storage and http off measured in the same run (deltas and ratios, never absolute targets); and the
+looping cameras: the store alone (clips and http off), everything with no web client and with one
+MJPEG viewer, each against the same cameras with storage and http off measured in the same run (deltas and ratios, never absolute targets); and the
 pre-roll buffer's memory per camera, from the shared videos' frames encoded as the recorder does."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import psutil
 
 SETTLE_S, WINDOW_S = 15.0, 30.0
 QUICK_SETTLE_S, QUICK_WINDOW_S = 8.0, 15.0
-MODES = ("off", "on", "on+mjpeg")
+MODES = ("off", "store", "on", "on+mjpeg")  # store: storage on, clips and http off
 DETECT_FPS = 5.0
 
 
@@ -28,7 +28,9 @@ def cameras(n: int) -> dict[str, Any]:
 
 def config(work: Path, port: int, n: int, mode: str, http_port: int) -> dict[str, Any]:
     cfg = env.agent_config(work / "state", port, cameras(n))
-    if mode != "off":
+    if mode == "store":
+        cfg["storage"] = {"enabled": True, "clips": {"enabled": False}}
+    elif mode != "off":
         cfg["storage"] = {"enabled": True}
         cfg["http"] = {"enabled": True, "port": http_port}
     return cfg
