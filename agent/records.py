@@ -12,6 +12,7 @@ bounded, and counts what it drops."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -161,3 +162,11 @@ class Sink(Protocol):
     """A consumer of the pipeline's records. `accept` must not block (see the module docstring)."""
 
     def accept(self, record: Record) -> None: ...
+
+
+class FrameTap(Protocol):
+    """A consumer of the analysed frames themselves (clips, live views), called on the analytics thread
+    with each frame and the records made from it, before the frame goes back to its ring. It must not
+    block, and it copies what it keeps (bounded): the frame's pixels are reused afterwards."""
+
+    def on_frame(self, frame: Frame, records: Sequence[Record]) -> None: ...

@@ -1,4 +1,4 @@
-"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|recognition|tracking|all`.
+"""The benchmark suite: `python tools/bench.py efficiency|latency|batch|density|naive|memory|stages|interpreters|onnx|calibration|recognition|tracking|web|all`.
 
 Every figure is a ratio or a comparison measured within one run, because absolute times drift on a
 shared machine. Results go to bench-out/<name>.json, plots to docs/perf/*.png; each subcommand ends
@@ -31,6 +31,7 @@ COMMANDS = (
     "calibration",
     "recognition",
     "tracking",
+    "web",
 )
 TFLITE_VENV = TOOLS.parent / ".venv-tflite-runtime"
 
@@ -109,6 +110,10 @@ def run_command(name: str, args: argparse.Namespace) -> None:
         import bench_tracking
 
         bench_tracking.run(args.quick)
+    elif name == "web":
+        import bench_web
+
+        bench_web.run(args.quick)
 
 
 def reexec_in_tflite_venv(argv: list[str]) -> int:

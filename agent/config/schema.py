@@ -22,6 +22,7 @@ from agent.config.perf import DetectResolution, MotionConfig, RegionsConfig
 from agent.config.recognition import DatasetCaptureConfig, ObjectClassifierConfig, StateClassifierConfig
 from agent.config.remote import RemoteConfigSettings
 from agent.config.sources import classify_source
+from agent.config.web import HttpConfig, StorageConfig
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
@@ -284,7 +285,14 @@ class AgentConfig(StrictModel):
         default=(), description="Second-stage classifiers of events' best crops: they set the events' sub_label."
     )
     datasets: DatasetCaptureConfig = Field(
-        default_factory=DatasetCaptureConfig, description="Field dataset capture for training classifiers (off by default)."
+        default_factory=DatasetCaptureConfig,
+        description="Field dataset capture for training classifiers (off by default).",
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Local event store with snapshots and clips (off by default)."
+    )
+    http: HttpConfig = Field(
+        default_factory=HttpConfig, description="Local web page and read-only HTTP API (off by default)."
     )
     cameras: dict[Name, CameraConfig] = Field(description="Cameras by name (the third topic level).")
     groups: list[Name] = Field(

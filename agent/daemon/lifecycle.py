@@ -17,19 +17,22 @@ CONFIG_JOIN_TIMEOUT_S = 10.0  # an apply under way when the stop comes may finis
 
 
 def start(agent: RunningAgent) -> None:
-    """Exporter, broker, snapshots and the second stage, then the cameras and the pipeline, then remote config
-    and its thread."""
-    if agent.metrics is not None:
+    """Exporter, broker, snapshots the second stage, store and clips, then the cameras and the pipeline, then remote config
+    and its thread, then the web server."""
+    if agent.metrics is not None and agent.in_force.config.metrics.enabled:
         agent.metrics.start()
     agent.publisher.start()
     agent.stats.report_outbox_loss()
     if agent.snapshot_worker is not None:
         agent.snapshot_worker.start()
     agent.second_stage.start()
+    agent.local.start()
     agent.reconciler.bring_up()
     agent.pipeline.start()
     agent.remote.start()
     agent.config_worker.start()
+    if agent.web is not None:
+        agent.web.start()
 
 
 def run(agent: RunningAgent) -> int:
@@ -75,6 +78,9 @@ def shutdown(agent: RunningAgent) -> None:
     if agent.snapshot_worker is not None:
         agent.snapshot_worker.stop()
         agent.snapshot_worker.join(JOIN_TIMEOUT_S)
+    agent.local.stop(JOIN_TIMEOUT_S)  # after the pipeline: the last events' ends reach clips and the store
+    if agent.web is not None:
+        agent.web.stop()
     publish_stats(agent)
     agent.publisher.stop()
     if agent.metrics is not None:

@@ -267,6 +267,12 @@ class MetricsExporter:
         self._thread.name = THREAD_NAME
         log.info("metrics: serving http://%s:%d/metrics", address, self.port)
 
+    def exposition(self) -> bytes:
+        """The registry in Prometheus text format (the web server's /metrics; any thread)."""
+        from prometheus_client import generate_latest
+
+        return bytes(generate_latest(self._registry))
+
     def update(self, snapshot: StatsSnapshot) -> None:
         """Make `snapshot` what the next scrape reports (cameras absent from it disappear)."""
         self._collector.latest = snapshot

@@ -8,13 +8,15 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from agent.catalog.resolve import ModelDigests
 from agent.classify.stage import SecondStage, build_second_stage
 from agent.config.schema import AgentConfig
 from agent.daemon.camera_set import CameraWiring, RunningCameras
 from agent.daemon.detectors import load_detectors
-from agent.daemon.metrics import MetricsExporter
+from agent.daemon.local import LocalViews, build_local_views, build_web_server
+from agent.daemon.metrics import MetricsError, MetricsExporter
 from agent.daemon.notify import SystemdNotifier
 from agent.daemon.publisher_swap import SwappablePublisher
 from agent.daemon.reconcile import ConfigRounds, Reconciler
@@ -32,6 +34,9 @@ from agent.snapshots.store import RetentionLimits, SnapshotStore
 from agent.snapshots.worker import SnapshotWorker
 from agent.storage.health import StorageHealth
 from agent.toggles import ToggleController
+
+if TYPE_CHECKING:
+    from agent.web.server import WebServer
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,8 @@ class RunningAgent:
     stats: StatsReporter
     readiness: Readiness
     watchdog: Watchdog
+    local: LocalViews  # event store, clips, live pictures (each None when off)
+    web: WebServer | None
 
 
 def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifier) -> RunningAgent:
@@ -69,12 +76,13 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
     frame_ready = WakeSignal()
     snapshot_worker = build_snapshot_worker(config, publisher, storage)
     second_stage = build_second_stage(config, storage)
-    sink = build_sinks(publisher, snapshot_worker, second_stage)
-    pipeline = PipelineWorkers(in_force.model.detectors, sink, frame_ready)
+    local = build_local_views(config, lambda: in_force.config)
+    sink = build_sinks(publisher, snapshot_worker, second_stage, local)
+    pipeline = PipelineWorkers(in_force.model.detectors, sink, frame_ready, local.taps())
     toggles = ToggleController(
         config.state_dir, publisher.send, snapshots_available=snapshot_worker is not None, storage=storage
     )
-    metrics = MetricsExporter(config.metrics) if config.metrics.enabled else None
+    metrics = build_metrics(config)
     wiring = CameraWiring(in_force, sink, frame_ready, snapshot_worker, storage, second_stage.hooks)
     cameras = RunningCameras(wiring, pipeline, toggles)
     config_alive = Liveness()
@@ -82,6 +90,16 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
     remote = RemoteConfigController(reconciler, publisher, config_path)
     reload_requested = threading.Event()
     config_worker = ConfigWorker(ConfigRounds(reload_requested, remote, toggles, reconciler), config_alive)
+    stats = StatsReporter(in_force, cameras, publisher, metrics, started_mono, second_stage.stats)
+    web = build_web_server(
+        config,
+        local,
+        lambda: in_force.config,
+        stats.snapshot,
+        lambda: cameras.all_up() and publisher.connected,
+        None if metrics is None else metrics.exposition,
+        remote.state_view,
+    )
     return RunningAgent(
         in_force=in_force,
         notifier=notifier,
@@ -97,10 +115,25 @@ def build_agent(config: AgentConfig, config_path: Path, notifier: SystemdNotifie
         reconciler=reconciler,
         remote=remote,
         config_worker=config_worker,
-        stats=StatsReporter(in_force, cameras, publisher, metrics, started_mono, second_stage.stats),
+        stats=stats,
         readiness=Readiness(notifier, cameras, publisher, in_force),
-        watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker, second_stage),
+        watchdog=Watchdog(notifier, pipeline, cameras, snapshot_worker, config_worker, second_stage, local),
+        local=local,
+        web=web,
     )
+
+
+def build_metrics(config: AgentConfig) -> MetricsExporter | None:
+    """The Prometheus registry: served on its own port when metrics are on, and at the web server's
+    /metrics when http is on (the same registry). Without prometheus-client the page goes without it."""
+    if config.metrics.enabled:
+        return MetricsExporter(config.metrics)
+    if not config.http.enabled:
+        return None
+    try:
+        return MetricsExporter(config.metrics)
+    except MetricsError:
+        return None
 
 
 def build_snapshot_worker(
@@ -117,13 +150,14 @@ def build_snapshot_worker(
 
 
 def build_sinks(
-    publisher: SwappablePublisher, snapshot_worker: SnapshotWorker | None, second_stage: SecondStage
+    publisher: SwappablePublisher, snapshot_worker: SnapshotWorker | None, second_stage: SecondStage, local: LocalViews
 ) -> FanOutSink:
     """Every consumer of the pipeline's records (agent.records); adding one is a line here."""
     sinks: dict[str, Sink] = {"mqtt": MqttSink(publisher)}
     if snapshot_worker is not None:
         sinks["snapshots"] = snapshot_worker
     sinks.update(second_stage.sinks())  # classifier, states, datasets
+    sinks.update(local.sinks())  # the event store and the clip recorder, when storage is on
     fan_out = FanOutSink(sinks)
     second_stage.bind(fan_out)  # state changes are records for every sink
     return fan_out

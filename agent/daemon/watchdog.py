@@ -11,6 +11,7 @@ import time
 from agent.classify.stage import SecondStage
 from agent.daemon.camera_set import RunningCameras
 from agent.daemon.health import stalled_workers
+from agent.daemon.local import LocalViews
 from agent.daemon.notify import SystemdNotifier
 from agent.daemon.publisher_swap import SwappablePublisher
 from agent.daemon.state import InForce
@@ -78,7 +79,9 @@ class Watchdog:
         snapshot_worker: SnapshotWorker | None,
         config_worker: ConfigWorker,
         second_stage: SecondStage | None = None,
+        local: LocalViews | None = None,
     ) -> None:
+        self._local = local  # the event store's and clip recorder's threads
         self._notifier = notifier
         self._second_stage = second_stage
         self._pipeline = pipeline
@@ -108,4 +111,6 @@ class Watchdog:
         if self._second_stage is not None:
             beats += self._second_stage.heartbeats()
         beats.append(Heartbeat("config", self._config_worker.heartbeat_mono, self._config_worker.is_alive()))
+        if self._local is not None:
+            beats += self._local.heartbeats()
         return beats

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from agent.pipeline.failures import log_frame_failure
 from agent.pipeline.lanes import CameraLane, LaneTable
-from agent.records import Record, Sink
+from agent.records import FrameTap, Record, Sink
 from agent.types import DetectionResult, Frame
 
 log = logging.getLogger(__name__)
@@ -40,10 +40,11 @@ class FinishLane:
 class AnalyticsWorker(threading.Thread):
     """One thread that owns every camera's processor."""
 
-    def __init__(self, table: LaneTable, sink: Sink) -> None:
+    def __init__(self, table: LaneTable, sink: Sink, taps: tuple[FrameTap, ...] = ()) -> None:
         super().__init__(name="analytics", daemon=True)
         self._table = table
         self._sink = sink
+        self._taps = taps  # clips, live views (agent.records.FrameTap); none: no per-frame cost
         # Unbounded by type, bounded in fact: a camera has at most max_in_flight frames out of its
         # ring (LaneTable.claim_next), and a camera is finished once.
         self._queue: queue.SimpleQueue[DetectedFrame | FinishLane] = queue.SimpleQueue()
@@ -97,6 +98,8 @@ class AnalyticsWorker(threading.Thread):
             return
         try:
             records = [] if item.failed else self._analyse(item)
+            if not item.failed:
+                self._tap(item.frame, records)
         finally:
             self._table.frame_done(item.lane, item.frame)
         self._hand_out(records)
@@ -108,6 +111,14 @@ class AnalyticsWorker(threading.Thread):
             self.errors += 1
             log_frame_failure("analysing", item.lane.name, item.frame.seq, self.errors, exc)
             return []
+
+    def _tap(self, frame: Frame, records: list[Record]) -> None:
+        for tap in self._taps:
+            try:
+                tap.on_frame(frame, records)
+            except Exception as exc:
+                self.errors += 1
+                log_frame_failure("tapping", frame.camera, frame.seq, self.errors, exc)
 
     def _finish(self, lane: CameraLane, ts_wall: float) -> None:
         try:

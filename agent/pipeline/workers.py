@@ -11,19 +11,21 @@ from agent.pipeline.analytics import AnalyticsWorker
 from agent.pipeline.inference import DetectorWorker
 from agent.pipeline.lanes import CameraLane, LaneTable
 from agent.pipeline.wake import WakeSignal
-from agent.records import Sink
+from agent.records import FrameTap, Sink
 from agent.types import Heartbeat
 
 
 class PipelineWorkers:
     """Detector threads -> analytics thread, over the cameras in a LaneTable."""
 
-    def __init__(self, detectors: Sequence[Detector], sink: Sink, frame_ready: WakeSignal) -> None:
+    def __init__(
+        self, detectors: Sequence[Detector], sink: Sink, frame_ready: WakeSignal, taps: tuple[FrameTap, ...] = ()
+    ) -> None:
         if not detectors:
             raise ValueError("PipelineWorkers needs at least one detector")
         self._frame_ready = frame_ready
         self.table = LaneTable(frame_ready)
-        self.analytics = AnalyticsWorker(self.table, sink)
+        self.analytics = AnalyticsWorker(self.table, sink, taps)
         self.detector_workers = self._make_detector_workers(detectors)
         self._started = False
 

@@ -83,6 +83,7 @@ class RemoteConfigController:
         self._subscribed: set[str] = set()
         self._file_stamp = self._stamp()
         self._next_watch = 0.0
+        self._last_state: ConfigState | None = None  # replaced whole: read by HTTP threads without a lock
 
     @property
     def topics(self) -> ConfigTopics:
@@ -233,7 +234,23 @@ class RemoteConfigController:
     ) -> None:
         version = config_version(self._target.config)
         state = ConfigState(version, time.time(), status, errors, request_id, superseded_by, restart_required)
+        self._last_state = state
         self._broker.send(state_message(self.topics, state))
+
+    def state_view(self) -> dict[str, object]:
+        """The last published config state as JSON-ready data (GET /api/config); any thread."""
+        state = self._last_state
+        if state is None:
+            return {"status": None}
+        return {
+            "version": state.version,
+            "applied_at": state.applied_at,
+            "status": state.status.value,
+            "errors": [dataclasses.asdict(issue) for issue in state.errors],
+            "request_id": state.request_id,
+            "restart_required": list(state.restart_required),
+            "remote_enabled": self._target.config.remote_config.enabled,
+        }
 
     def _stamp(self) -> tuple[int, int] | None:
         try:

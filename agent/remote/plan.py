@@ -26,6 +26,8 @@ START_ONLY_FIELDS = (
     "snapshots.save_dir",
     "classifiers",  # the second stage (agent.classify.stage) loads its models once
     "datasets",
+    "storage",  # the event store and clip recorder are built once (agent.daemon.local)
+    "http",  # the web server listens once
 )
 OUTBOX = "outbox"  # read when a publisher is built: at start and on a broker reconnect only
 

@@ -44,6 +44,14 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
         {"other_changed": ("metrics",), "restart_required": ("metrics.enabled", "metrics.port")},
     ),
     (
+        "store and page turned on",
+        {"storage": {"enabled": True, "max_mb": 10}, "http": {"enabled": True, "port": 8181}},
+        {
+            "other_changed": ("storage", "http"),
+            "restart_required": ("storage.enabled", "storage.max_mb", "http.enabled", "http.port"),
+        },
+    ),
+    (
         "snapshots enabled and quality",
         {"snapshots": {"enabled": False, "jpeg_quality": 50}},
         {"other_changed": ("snapshots",), "restart_required": ("snapshots.enabled",)},

@@ -1,0 +1,1 @@
+"""The local event store: events, anomalies, their snapshot and clip files (issue 19)."""
